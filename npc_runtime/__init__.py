@@ -1,0 +1,3 @@
+"""NPC runtime: a self-hostable conversational character server."""
+
+__version__ = "0.1.0"

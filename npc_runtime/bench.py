@@ -1,0 +1,187 @@
+"""`npc-runtime bench latency`: real voice turns at real-time pace, end to end.
+
+Questions are synthesised once with the bundled piper voice, resampled to
+16 kHz and streamed in 40 ms chunks at the pace a microphone would deliver
+them, followed by silence, so the server's endpointer decides when speech
+ended exactly as it would with a player. First audio is measured on the
+client, from the moment the last voiced sample was sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QUESTIONS = [
+    "What is the best ramen you make?",
+    "Is it going to rain again tonight?",
+    "Can I get a bowl of noodles, please?",
+    "How long have you been cooking here?",
+    "Do you know anyone who fixes implants?",
+]
+TRAILING_SILENCE_S = 1.5
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100.0
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+async def _speech_clips() -> list[tuple[str, np.ndarray, float]]:
+    """(question, 16 kHz audio with trailing silence, seconds until speech ends)."""
+    from .audio import ASR_RATE, resample
+    from .tts.piper_tts import PiperSynthesizer, VoiceSettings
+
+    synth = await PiperSynthesizer.aload(None, alignments=False)
+    clips = []
+    for q in QUESTIONS:
+        syn = await synth.synthesize(q, VoiceSettings())
+        audio = resample(syn.audio, syn.sample_rate, ASR_RATE)
+        voiced = np.nonzero(np.abs(audio) > 0.02)[0]
+        speech_end = (voiced[-1] + 1) / ASR_RATE if voiced.size else audio.size / ASR_RATE
+        pad = np.zeros(int(TRAILING_SILENCE_S * ASR_RATE), dtype=np.float32)
+        clips.append((q, np.concatenate([audio, pad]), float(speech_end)))
+    return clips
+
+
+async def _start_server() -> tuple[asyncio.subprocess.Process, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "npc_runtime.cli",
+        "serve",
+        "--port",
+        "0",
+        "--quiet",
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "NPC_LOG_LEVEL": "warning"},
+    )
+    assert proc.stdout is not None
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode()
+        if not line:
+            raise RuntimeError(
+                "the server exited during start-up; run 'npc-runtime serve' to see why"
+            )
+        m = re.search(r"listening on (\S+):(\d+)", line)
+        if m:
+            return proc, f"{m.group(1)}:{m.group(2)}"
+
+
+async def _one_turn(
+    address: str, character: str, clip: np.ndarray, speech_end_s: float
+) -> dict[str, Any]:
+    from .client import Conversation, channel, timings_dict
+    from .server.gen.npc.v1 import npc_pb2 as pb
+
+    async with channel(address) as chan:
+        conv = Conversation(
+            chan,
+            pb.SessionStart(
+                character_id=character,
+                player_id="bench",
+                input_audio=pb.AudioFormat(sample_rate_hz=16_000, channels=1),
+            ),
+        )
+        await conv.wait_ready()
+        collect = asyncio.create_task(conv.collect_turn(timeout=120))
+        t_start = time.perf_counter()
+        send = asyncio.create_task(conv.stream_audio(clip, 16_000, chunk_ms=40, realtime=True))
+        result = await collect
+        await send
+        conv.close()
+    t_eos = t_start + speech_end_s
+    if result.end is None:
+        raise RuntimeError(f"turn did not finish: errors={[e.message for e in result.errors]}")
+    row = timings_dict(result.end.timings)
+    row["client_first_audio_ms"] = (
+        (result.first_audio_at - t_eos) * 1000.0 if result.first_audio_at else float("nan")
+    )
+    row["transcript"] = result.transcript  # type: ignore[assignment]
+    row["reply"] = result.text  # type: ignore[assignment]
+    return row
+
+
+STAGES = [
+    "end_of_speech_ms",
+    "asr_ms",
+    "llm_first_token_ms",
+    "first_sentence_ms",
+    "tts_first_audio_ms",
+    "first_audio_sent_at_ms",
+    "client_first_audio_ms",
+    "llm_total_ms",
+    "total_ms",
+    "llm_completion_tokens",
+]
+
+
+async def run_latency_bench(args: argparse.Namespace) -> int:
+    print("… synthesising questions with piper", file=sys.stderr)
+    clips = await _speech_clips()
+    proc = None
+    address = args.address
+    if not address:
+        print("… starting a server with the embedded defaults", file=sys.stderr)
+        proc, address = await _start_server()
+    rows: list[dict[str, Any]] = []
+    try:
+        total = args.warmup + args.turns
+        for i in range(total):
+            _q, clip, speech_end = clips[i % len(clips)]
+            row = await _one_turn(address, args.character, clip, speech_end)
+            measured = i >= args.warmup
+            if measured:
+                rows.append(row)
+            tag = "turn" if measured else "warmup"
+            print(
+                f"{tag} {i + 1}/{total}: first audio {row['client_first_audio_ms']:.0f} ms after "
+                f"speech  | heard {row['transcript']!r} → {row['reply'][:60]!r}",
+                file=sys.stderr,
+            )
+    finally:
+        if proc is not None:
+            proc.terminate()
+            await proc.wait()
+    summary = {
+        stage: {
+            "p50": round(percentile([float(r[stage]) for r in rows], 50), 1),
+            "p95": round(percentile([float(r[stage]) for r in rows], 95), 1),
+            "mean": round(statistics.fmean(float(r[stage]) for r in rows), 1),
+        }
+        for stage in STAGES
+    }
+    print(f"\n{'stage':28s} {'p50':>8s} {'p95':>8s} {'mean':>8s}")
+    for stage, v in summary.items():
+        print(f"{stage:28s} {v['p50']:8.1f} {v['p95']:8.1f} {v['mean']:8.1f}")
+    if args.json:
+        doc = {
+            "bench": "latency",
+            "turns": len(rows),
+            "character": args.character,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "summary": summary,
+            "rows": rows,
+        }
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(doc, indent=2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0

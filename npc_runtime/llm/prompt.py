@@ -1,0 +1,92 @@
+"""Prompt building: a stable per-character prefix, then history, then the turn.
+
+The order matters for latency: the engine caches the longest common prompt
+prefix, so everything that never changes for a character (persona, style,
+output rules, examples) comes first and is byte-identical on every turn;
+per-turn context (memories, scene, events) rides in the last user message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..characters import EMOTIONS, Character
+from .base import ChatMessage
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One past exchange as the player said it and as the player heard the reply."""
+
+    player: str
+    npc: str
+    emotion: str = "neutral"
+
+
+def reply_schema(max_say_chars: int, verbs: list[str] | None = None) -> dict[str, Any]:
+    """JSON schema of a reply. Field order is generation order: the face (emotion)
+    changes before speech starts, and actions come last."""
+    actions: dict[str, Any] = {"type": "array", "maxItems": 0, "items": {"type": "object"}}
+    if verbs:
+        actions = {
+            "type": "array",
+            "maxItems": 3,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "verb": {"type": "string", "enum": list(verbs)},
+                    "target": {"type": "string", "maxLength": 64},
+                },
+                "required": ["verb", "target"],
+            },
+        }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "emotion": {"type": "string", "enum": list(EMOTIONS)},
+            "say": {"type": "string", "minLength": 1, "maxLength": max_say_chars},
+            "actions": actions,
+        },
+        "required": ["emotion", "say", "actions"],
+    }
+
+
+def reply_json(say: str, emotion: str = "neutral") -> str:
+    """An assistant message as the model itself would have written it."""
+    return json.dumps(
+        {"emotion": emotion, "say": say, "actions": []}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def system_prompt(character: Character) -> str:
+    parts = [character.persona.strip()]
+    if character.speaking_style.strip():
+        parts.append("How you speak: " + character.speaking_style.strip())
+    parts.append(
+        "Stay in character. Answer the player's last message in one to three short spoken "
+        "sentences, as words said out loud: no lists, no stage directions, no emoji. "
+        'Reply with JSON: "emotion" is how you feel ('
+        + ", ".join(EMOTIONS)
+        + '), "say" is what you say, "actions" is an empty list.'
+    )
+    return "\n\n".join(parts)
+
+
+def build_messages(
+    character: Character,
+    history: list[Exchange],
+    player_text: str,
+    context: str = "",
+) -> list[ChatMessage]:
+    msgs = [ChatMessage("system", system_prompt(character))]
+    shots = [Exchange(e.player, e.npc, e.emotion) for e in character.examples]
+    for ex in [*shots, *history]:
+        msgs.append(ChatMessage("user", ex.player))
+        msgs.append(ChatMessage("assistant", reply_json(ex.npc, ex.emotion)))
+    user = player_text if not context else f"{context.strip()}\n\nPlayer: {player_text}"
+    msgs.append(ChatMessage("user", user))
+    return msgs

@@ -1,0 +1,147 @@
+"""The one place that wires concrete classes: settings → loaded models → Runtime.
+
+Models are loaded once and shared by every session; per-conversation state
+lives in Session objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .asr.transcriber import WhisperTranscriber
+from .asr.vad import SileroVad
+from .characters import Character, CharacterStore
+from .config import Settings
+from .llm.base import GenerationRequest, LLMBackend
+from .llm.embedded import EmbeddedLLM
+from .llm.openai_compat import OpenAICompatLLM
+from .llm.prompt import Exchange, build_messages, reply_schema
+from .tts.piper_tts import PiperSynthesizer, VoiceRegistry, VoiceSettings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class HistoryCache(OrderedDict[str, list[Exchange]]):
+    """Finished sessions' histories for resume_session_id, most recent kept."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def __setitem__(self, key: str, value: list[Exchange]) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.capacity:
+            self.popitem(last=False)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    characters: CharacterStore
+    vad: SileroVad
+    transcriber: WhisperTranscriber
+    llm: LLMBackend
+    voices: VoiceRegistry
+    histories: HistoryCache = field(default_factory=HistoryCache)
+    load_ms: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    async def create(cls, settings: Settings, progress: Progress | None = None) -> Runtime:
+        say = progress or (lambda _msg: None)
+        load_ms: dict[str, float] = {}
+
+        def timed(name: str, t0: float) -> None:
+            load_ms[name] = (time.perf_counter() - t0) * 1000.0
+            say(f"{name} ready in {load_ms[name] / 1000:.1f} s")
+
+        characters = CharacterStore.load(settings.characters_dir)
+        say(f"characters: {', '.join(characters.ids())}")
+        t0 = time.perf_counter()
+        say("loading voice activity detector")
+        vad = await asyncio.to_thread(SileroVad)
+        timed("vad", t0)
+        t0 = time.perf_counter()
+        say("loading speech recognition (Whisper)")
+        transcriber = await asyncio.to_thread(
+            WhisperTranscriber.load, settings.asr.model_path or None, settings.asr.cpu_threads
+        )
+        timed("asr", t0)
+        t0 = time.perf_counter()
+        llm: LLMBackend
+        if settings.llm.backend == "openai":
+            if not settings.llm.base_url:
+                raise ValueError(
+                    "llm.backend is 'openai' but llm.base_url is empty: set NPC_LLM__BASE_URL, "
+                    "e.g. http://localhost:8000/v1"
+                )
+            say(f"using OpenAI-compatible LLM at {settings.llm.base_url}")
+            llm = OpenAICompatLLM(
+                settings.llm.base_url,
+                settings.llm.model,
+                api_key=settings.llm.api_key or None,
+                timeout_s=settings.llm.timeout_s,
+            )
+        else:
+            say("loading language model (embedded llama.cpp)")
+            llm = await asyncio.to_thread(
+                EmbeddedLLM.load,
+                settings.llm.model_path or None,
+                n_ctx=settings.llm.n_ctx,
+                n_parallel=settings.llm.n_parallel,
+                n_threads=settings.llm.n_threads,
+            )
+        timed("llm", t0)
+        t0 = time.perf_counter()
+        say("loading voices (piper)")
+        voices = VoiceRegistry()
+        paths = {c.voice_model_path() for c in characters.characters.values()}
+        if settings.tts.default_voice:
+            paths.add(settings.tts.default_voice)
+        for path in sorted(paths, key=lambda p: p or ""):
+            await voices.aget(path, settings.tts.alignments)
+        timed("tts", t0)
+        runtime = cls(settings, characters, vad, transcriber, llm, voices, load_ms=load_ms)
+        t0 = time.perf_counter()
+        say("warming up")
+        await runtime.warmup()
+        timed("warmup", t0)
+        return runtime
+
+    def voice_settings(self, character: Character) -> VoiceSettings:
+        v = character.voice
+        return VoiceSettings(
+            model_path=character.voice_model_path(),
+            speaker_id=v.speaker_id,
+            length_scale=v.length_scale,
+            noise_scale=v.noise_scale,
+            noise_w_scale=v.noise_w_scale,
+            volume=v.volume,
+        )
+
+    def synthesizer(self, character: Character) -> PiperSynthesizer:
+        return self.voices.get(character.voice_model_path(), self.settings.tts.alignments)
+
+    async def warmup(self) -> None:
+        """Run every model once and cache each character's prompt prefix, so the
+        first player's first turn is as fast as the hundredth."""
+        await self.transcriber.warmup()
+        for character in self.characters.characters.values():
+            request = GenerationRequest(
+                messages=build_messages(character, [], "Hello."),
+                json_schema=reply_schema(self.settings.llm.max_say_chars, None),
+                max_tokens=8,
+            )
+            await self.llm.warmup(request)
+            synth = self.synthesizer(character)
+            await synth.synthesize("Hello there.", self.voice_settings(character))
+
+    async def aclose(self) -> None:
+        await self.llm.aclose()

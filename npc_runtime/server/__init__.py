@@ -1,0 +1,1 @@
+"""Transports: the gRPC service and the protobuf codec."""

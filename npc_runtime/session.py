@@ -1,0 +1,441 @@
+"""One Converse stream: listening → thinking → speaking, barge-in, turn ids.
+
+The session owns the per-conversation state (endpointer, history, the running
+turn) and turns client events into turns. Shared models live in the Runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .asr.vad import Endpointer, EndpointerConfig, SpeechEnded, SpeechStarted
+from .audio import ASR_RATE, AudioFormatError, StreamResampler, pcm16_to_float, samples_to_ms
+from .characters import Character
+from .events import (
+    AudioEndIn,
+    AudioIn,
+    AudioOut,
+    ClientIn,
+    ErrorCode,
+    ErrorOut,
+    InterruptIn,
+    NotYetSupportedIn,
+    PlaybackIn,
+    ServerOut,
+    SessionReadyOut,
+    SessionStartIn,
+    SpeechStartedOut,
+    TextIn,
+    TextOut,
+    TranscriptOut,
+    TurnCause,
+)
+from .llm.prompt import Exchange
+from .outbox import Outbox
+from .turn import Turn, TurnConfig, TurnRequest, heard_text
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class SessionState(enum.Enum):
+    LISTENING = "listening"  # waiting for the player
+    THINKING = "thinking"  # transcribing or generating; nothing sent yet
+    SPEAKING = "speaking"  # the NPC's text and audio are going out
+    CLOSED = "closed"
+
+
+_TRANSITIONS: dict[SessionState, set[SessionState]] = {
+    SessionState.LISTENING: {SessionState.THINKING, SessionState.CLOSED},
+    SessionState.THINKING: {SessionState.SPEAKING, SessionState.LISTENING, SessionState.CLOSED},
+    SessionState.SPEAKING: {SessionState.LISTENING, SessionState.CLOSED},
+    SessionState.CLOSED: set(),
+}
+
+
+class SessionError(Exception):
+    """A SessionStart the server cannot honour; carries the gRPC-style code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_NOT_YET = {
+    "trigger": "Trigger events",
+    "scene_update": "SceneUpdate",
+    "action_result": "ActionResult",
+}
+
+
+@dataclass
+class _RunningTurn:
+    turn: Turn
+    task: asyncio.Task[None]
+
+
+@dataclass
+class Session:
+    runtime: Runtime
+    character: Character
+    start: SessionStartIn
+    outbox: Outbox = field(init=False)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    state: SessionState = SessionState.LISTENING
+    history: list[Exchange] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.runtime.settings
+        self.outbox = Outbox(s.tts.pacing_lead_ms if s.tts.realtime_pacing else None)
+        self.input_rate = self.start.input_audio.sample_rate_hz
+        self.output_rate = self.start.output_audio.sample_rate_hz
+        silence = self.start.end_of_speech_silence_ms or s.asr.end_of_speech_silence_ms
+        self.endpointer = Endpointer(
+            self.runtime.vad,
+            EndpointerConfig(
+                threshold=s.asr.vad_threshold,
+                min_speech_ms=s.asr.min_speech_ms,
+                end_of_speech_silence_ms=silence,
+                max_utterance_ms=s.asr.max_utterance_ms,
+            ),
+        )
+        self.silence_ms = silence
+        self._resampler = StreamResampler(self.input_rate, ASR_RATE)
+        self._ptt_audio: list[np.ndarray] = []
+        self._turn: _RunningTurn | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._turn_seq = 0
+        self._utt_seq = 0
+        self._utterance_id = ""
+        self._pending_player_text = ""
+        self._played: dict[str, PlaybackIn] = {}
+        synth = None
+        if not self.start.text_only:
+            synth = self.runtime.synthesizer(self.character)
+        self.turn_config = TurnConfig(
+            character=self.character,
+            llm=self.runtime.llm,
+            synthesizer=synth,
+            voice=self.runtime.voice_settings(self.character),
+            output_rate=self.output_rate,
+            chunk_ms=s.tts.chunk_ms,
+            first_clause_chars=s.tts.first_clause_chars,
+            max_tokens=s.llm.max_tokens,
+            temperature=s.llm.temperature,
+            max_say_chars=s.llm.max_say_chars,
+        )
+        if self.start.resume_session_id:
+            self.history = list(self.runtime.histories.get(self.start.resume_session_id, []))
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def open(self) -> None:
+        self.outbox.emit(
+            SessionReadyOut(
+                self.id, self.character.id, self.input_rate, self.output_rate, self.silence_ms
+            )
+        )
+        if self.start.visemes:
+            self._error(
+                ErrorCode.UNIMPLEMENTED,
+                "visemes are not available in this server version yet; audio is sent without "
+                "them and the session continues",
+            )
+        if self.start.has_scene:
+            self._error(
+                ErrorCode.UNIMPLEMENTED,
+                "scene snapshots are not used by this server version yet; the session "
+                "continues without a scene",
+            )
+        if self.start.greet and self.character.greeting:
+            self._start_turn(
+                TurnCause.GREETING, "", time.perf_counter(), fixed=self.character.greeting
+            )
+
+    async def finish(self) -> None:
+        """The client half-closed: finish the utterance and turn in flight, then close."""
+        if self.start.push_to_talk_only:
+            self._end_ptt_utterance()
+        else:
+            ended = self.endpointer.flush()
+            if ended is not None:
+                self._on_utterance(ended, time.perf_counter())
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.close()
+
+    async def abort(self) -> None:
+        """The client went away: stop everything now."""
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self.close()
+
+    def close(self) -> None:
+        if self.state is not SessionState.CLOSED:
+            self._to(SessionState.CLOSED)
+        self.runtime.histories[self.id] = list(self.history)
+        self.outbox.close()
+
+    def _to(self, new: SessionState) -> None:
+        if new is self.state:
+            return
+        if new not in _TRANSITIONS[self.state]:
+            raise RuntimeError(f"session {self.id}: no transition {self.state} → {new}")
+        log.debug("session %s: %s → %s", self.id, self.state.value, new.value)
+        self.state = new
+
+    def _error(self, code: ErrorCode, message: str, turn_id: str = "") -> None:
+        self.outbox.emit(ErrorOut(code, message, session_alive=True, turn_id=turn_id))
+
+    def _spawn(self, coro: object) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- client events ---------------------------------------------------------
+
+    async def handle(self, event: ClientIn) -> None:
+        if self.state is SessionState.CLOSED:
+            return
+        match event:
+            case AudioIn(pcm=pcm):
+                await self._on_audio(pcm)
+            case AudioEndIn():
+                if self.start.push_to_talk_only:
+                    self._end_ptt_utterance()
+                else:
+                    ended = self.endpointer.flush()
+                    if ended is not None:
+                        self._on_utterance(ended, time.perf_counter())
+            case TextIn(text=text):
+                self._on_text(text)
+            case PlaybackIn():
+                self._played[event.turn_id] = event
+            case InterruptIn(turn_id=turn_id):
+                running = self._turn
+                if running and (not turn_id or turn_id == running.turn.turn_id):
+                    await self._barge_in("interrupted by the client")
+            case NotYetSupportedIn(kind=kind):
+                what = _NOT_YET.get(kind, kind)
+                self._error(
+                    ErrorCode.UNIMPLEMENTED,
+                    f"{what} are not handled by this server version yet; the message was "
+                    "ignored and the session continues",
+                )
+
+    async def _on_audio(self, pcm: bytes) -> None:
+        try:
+            audio = pcm16_to_float(pcm)
+        except AudioFormatError as e:
+            self._error(ErrorCode.INVALID_ARGUMENT, str(e))
+            return
+        audio16 = self._resampler.push(audio)
+        if self.start.push_to_talk_only:
+            if not self._ptt_audio and audio.size:
+                await self._on_speech_started(int(self.endpointer.stream_ms))
+            self._ptt_audio.append(audio16)
+            return
+        events = await asyncio.to_thread(self.endpointer.feed, audio16)
+        now = time.perf_counter()
+        for ev in events:
+            if isinstance(ev, SpeechStarted):
+                await self._on_speech_started(ev.offset_ms)
+            elif isinstance(ev, SpeechEnded):
+                self._on_utterance(ev, now)
+
+    async def _on_speech_started(self, offset_ms: int) -> None:
+        self._utt_seq += 1
+        self._utterance_id = f"{self.id[:8]}-u{self._utt_seq}"
+        await self._barge_in("the player started speaking")
+        self.outbox.emit(SpeechStartedOut(self._utterance_id, offset_ms))
+
+    def _end_ptt_utterance(self) -> None:
+        if not self._ptt_audio:
+            return
+        audio = np.concatenate(self._ptt_audio)
+        self._ptt_audio = []
+        n = audio.size
+        ended = SpeechEnded(
+            audio=audio,
+            start_ms=0,
+            end_ms=int(samples_to_ms(n, ASR_RATE)),
+            endpoint_ms=int(samples_to_ms(n, ASR_RATE)),
+            forced=True,
+        )
+        self._on_utterance(ended, time.perf_counter())
+
+    def _on_text(self, text: str) -> None:
+        text = text.strip()
+        limit = self.runtime.settings.server.max_text_chars
+        if not text:
+            self._error(ErrorCode.INVALID_ARGUMENT, "TextInput.text is empty: send some words")
+            return
+        if len(text) > limit:
+            self._error(
+                ErrorCode.INVALID_ARGUMENT,
+                f"TextInput.text has {len(text)} characters; the limit is {limit}. "
+                "Split it or raise server.max_text_chars",
+            )
+            return
+        self._spawn(self._text_turn(text))
+
+    async def _text_turn(self, text: str) -> None:
+        reference = time.perf_counter()
+        await self._barge_in("the player sent text")
+        self._start_turn(TurnCause.TEXT, text, reference)
+
+    # --- utterances ------------------------------------------------------------
+
+    def _on_utterance(self, ended: SpeechEnded, now: float) -> None:
+        eos_ms = float(ended.endpoint_ms - ended.end_ms)
+        reference = now - eos_ms / 1000.0
+        utterance_id = self._utterance_id or f"{self.id[:8]}-u{self._utt_seq}"
+        if self.state is SessionState.LISTENING:
+            self._to(SessionState.THINKING)
+        self._spawn(self._transcribe(ended, utterance_id, reference, eos_ms))
+
+    async def _transcribe(
+        self, ended: SpeechEnded, utterance_id: str, reference: float, eos_ms: float
+    ) -> None:
+        language = self.start.language or self.character.language
+        result = await self.runtime.transcriber.transcribe(ended.audio, language)
+        text = result.text.strip()
+        self.outbox.emit(
+            TranscriptOut(utterance_id, text, True, result.language, int(result.audio_ms))
+        )
+        if not text:
+            if self._turn is None and self.state is SessionState.THINKING:
+                self._to(SessionState.LISTENING)
+            return
+        text = f"{self._pending_player_text} {text}".strip()
+        if self.endpointer.in_speech or utterance_id != self._utterance_id:
+            # The player is already talking again: answer both utterances together.
+            self._pending_player_text = text
+            return
+        self._pending_player_text = ""
+        await self._barge_in("a newer utterance")
+        self._start_turn(
+            TurnCause.SPEECH,
+            text,
+            reference,
+            utterance_id=utterance_id,
+            eos_ms=eos_ms,
+            asr_ms=result.elapsed_ms,
+        )
+
+    # --- turns -------------------------------------------------------------------
+
+    def _start_turn(
+        self,
+        cause: TurnCause,
+        text: str,
+        reference: float,
+        utterance_id: str = "",
+        eos_ms: float = 0.0,
+        asr_ms: float = 0.0,
+        fixed: str | None = None,
+    ) -> None:
+        self._turn_seq += 1
+        request = TurnRequest(
+            turn_id=f"{self.id[:8]}-t{self._turn_seq}",
+            cause=cause,
+            player_text=text,
+            reference=reference,
+            utterance_id=utterance_id,
+            end_of_speech_ms=eos_ms,
+            asr_ms=asr_ms,
+            fixed_text=fixed,
+        )
+        turn = Turn(
+            self.turn_config, request, list(self.history[-self._history_len() :]), _Watch(self)
+        )
+        if self.state is SessionState.LISTENING:
+            self._to(SessionState.THINKING)
+        running = _RunningTurn(turn, self._spawn(self._run_turn(turn)))
+        self._turn = running
+
+    def _history_len(self) -> int:
+        return max(0, self.runtime.settings.llm.history_turns)
+
+    async def _run_turn(self, turn: Turn) -> None:
+        await turn.run()
+        # The turn is still speaking until its paced audio has left.
+        await self.outbox.drained(turn.turn_id)
+        if self._turn is not None and self._turn.turn is turn:
+            self._turn = None
+            heard = self._remember(turn, interrupted=False)
+            self.outbox.emit(turn.end_event(False, heard))
+            self.outbox.forget_turn(turn.turn_id)
+            if self.state is not SessionState.CLOSED:
+                self._to(SessionState.LISTENING)
+
+    async def _barge_in(self, reason: str) -> None:
+        running = self._turn
+        if running is None:
+            return
+        self._turn = None
+        turn = running.turn
+        self.outbox.drop_turn(turn.turn_id)
+        running.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running.task
+        heard = self._remember(turn, interrupted=True)
+        self.outbox.emit(turn.end_event(True, heard, reason))
+        self.outbox.forget_turn(turn.turn_id)
+        if self.state is SessionState.SPEAKING:
+            self._to(SessionState.LISTENING)
+        log.info("turn %s interrupted: %s; heard %r", turn.turn_id, reason, heard)
+
+    def _remember(self, turn: Turn, interrupted: bool) -> str:
+        """Put what the player actually heard into history and return it."""
+        report = self._played.pop(turn.turn_id, None)
+        if self.turn_config.synthesizer is None:
+            heard = turn.text
+        elif not interrupted:
+            heard = " ".join(s.text for s in turn.spans)
+        else:
+            # Played ms from the client's own report when there is one, else what was sent.
+            played = (
+                float(report.played_ms)
+                if report is not None
+                else self.outbox.sent_audio_ms.get(turn.turn_id, 0.0)
+            )
+            heard = heard_text(turn.spans, played)
+        if turn.request.cause is TurnCause.GREETING:
+            if heard:
+                self.history.append(Exchange("(the player arrives)", heard, turn.emotion))
+        elif turn.request.player_text:
+            self.history.append(Exchange(turn.request.player_text, heard or "…", turn.emotion))
+        return heard
+
+
+@dataclass
+class _Watch:
+    """The turn's emitter: moves the session to SPEAKING at its first media event."""
+
+    session: Session
+
+    def emit(self, event: ServerOut) -> None:
+        s = self.session
+        if (
+            isinstance(event, (TextOut, AudioOut))
+            and s._turn is not None
+            and event.turn_id == s._turn.turn.turn_id
+            and s.state is SessionState.THINKING
+        ):
+            s._to(SessionState.SPEAKING)
+        s.outbox.emit(event)

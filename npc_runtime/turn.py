@@ -1,0 +1,274 @@
+"""One NPC turn: prompt → LLM (streamed JSON) → sentence chunker → TTS → events.
+
+The LLM keeps generating while earlier sentences are synthesised, so the first
+audio leaves after the first sentence, not after the whole reply. A turn is
+cancelled by cancelling its task (barge-in); what it produced so far stays on
+the object so the session can put only what was heard into history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .audio import float_to_pcm16, resample, split_ms
+from .characters import EMOTIONS, Character, EmotionName
+from .events import (
+    AudioOut,
+    EmotionOut,
+    ErrorCode,
+    ErrorOut,
+    ServerOut,
+    TextOut,
+    Timings,
+    TurnCause,
+    TurnEndOut,
+    TurnStartedOut,
+)
+from .llm.base import GenerationRequest, LLMBackend, LLMError
+from .llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
+from .llm.prompt import Exchange, build_messages, reply_schema
+from .tts.chunker import SentenceChunker
+from .tts.piper_tts import PiperSynthesizer, VoiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class Emitter(Protocol):
+    def emit(self, event: ServerOut) -> None: ...
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    """Per-session settings of the turn pipeline."""
+
+    character: Character
+    llm: LLMBackend
+    synthesizer: PiperSynthesizer | None  # None: text-only session
+    voice: VoiceSettings
+    output_rate: int
+    chunk_ms: int = 200
+    first_clause_chars: int = 60
+    max_tokens: int = 160
+    temperature: float = 0.7
+    max_say_chars: int = 300
+
+
+@dataclass(frozen=True)
+class TurnRequest:
+    turn_id: str
+    cause: TurnCause
+    player_text: str
+    # time.perf_counter() of the reference point: end of speech, or arrival of text.
+    reference: float
+    utterance_id: str = ""
+    end_of_speech_ms: float = 0.0
+    asr_ms: float = 0.0
+    # Speak this line verbatim instead of asking the LLM (greetings, scripted lines).
+    fixed_text: str | None = None
+
+
+@dataclass
+class SentenceSpan:
+    """Where one spoken sentence sits in the turn's audio."""
+
+    text: str
+    start_ms: float
+    end_ms: float
+
+
+@dataclass
+class Turn:
+    config: TurnConfig
+    request: TurnRequest
+    history: list[Exchange]
+    out: Emitter
+    timings: Timings = field(default_factory=Timings)
+    text: str = ""
+    emotion: EmotionName = "neutral"
+    spans: list[SentenceSpan] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def turn_id(self) -> str:
+        return self.request.turn_id
+
+    def since_reference_ms(self) -> float:
+        return (time.perf_counter() - self.request.reference) * 1000.0
+
+    async def run(self) -> None:
+        """Generate and synthesise the whole turn. Cancellation propagates.
+
+        The session sends TurnEnd once the audio has left (see Outbox pacing)."""
+        req = self.request
+        self.timings.end_of_speech_ms = req.end_of_speech_ms
+        self.timings.asr_ms = req.asr_ms
+        self.out.emit(TurnStartedOut(req.turn_id, req.cause, req.player_text, req.utterance_id))
+        try:
+            await self._generate_and_speak()
+        except LLMError as e:
+            self._fail(ErrorCode.UNAVAILABLE, f"language model failed: {e}")
+        except Exception as e:  # a bug or model crash must not take the session down
+            log.exception("turn %s failed", req.turn_id)
+            self._fail(ErrorCode.INTERNAL, f"turn failed: {type(e).__name__}: {e}")
+
+    def end_event(self, interrupted: bool, heard: str, reason: str = "") -> TurnEndOut:
+        self.timings.total_ms = self.since_reference_ms()
+        log.info(
+            "turn_end",
+            extra={
+                "turn_id": self.turn_id,
+                "cause": self.request.cause.value,
+                "interrupted": interrupted,
+                "timings": vars(self.timings),
+            },
+        )
+        return TurnEndOut(
+            self.turn_id, interrupted, self.timings, self.text, heard, reason or self.error
+        )
+
+    def _fail(self, code: ErrorCode, message: str) -> None:
+        self.error = message
+        self.out.emit(ErrorOut(code, message, session_alive=True, turn_id=self.turn_id))
+
+    async def _generate_and_speak(self) -> None:
+        cfg, req = self.config, self.request
+        if req.fixed_text is not None:
+            await self._speak_fixed(req.fixed_text)
+            return
+        messages = build_messages(cfg.character, self.history, req.player_text)
+        gen = GenerationRequest(
+            messages=messages,
+            # Actions stay empty until the world model validates them against a scene.
+            json_schema=reply_schema(cfg.max_say_chars, None),
+            max_tokens=cfg.max_tokens,
+            temperature=cfg.temperature,
+        )
+        parser = ReplyStreamParser()
+        chunker = SentenceChunker(first_clause_chars=cfg.first_clause_chars)
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        llm_start = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            if cfg.synthesizer is not None:
+                tg.create_task(self._speak(cfg.synthesizer, sentences))
+            try:
+                async with cfg.llm.stream(gen) as stream:
+                    async for delta in stream:
+                        for ev in parser.feed(delta):
+                            self._on_reply_event(ev, chunker, sentences, llm_start)
+                    stats = stream.stats
+            finally:
+                self.timings.llm_total_ms = (time.perf_counter() - llm_start) * 1000.0
+            self.timings.llm_first_token_ms = stats.first_token_ms
+            self.timings.llm_prompt_tokens = stats.prompt_tokens
+            self.timings.llm_cached_tokens = stats.cached_tokens
+            self.timings.llm_completion_tokens = stats.completion_tokens
+            reply = parser.finish()
+            if not self.text and isinstance(reply.get("say"), str):
+                # The say field arrived in a shape the streaming path missed.
+                self._on_reply_event(SayDelta(reply["say"]), chunker, sentences, llm_start)
+            for s in chunker.flush():
+                self._queue_sentence(s, sentences, llm_start)
+            await sentences.put(None)
+
+    async def _speak_fixed(self, line: str) -> None:
+        chunker = SentenceChunker(first_clause_chars=self.config.first_clause_chars)
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        start = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            if self.config.synthesizer is not None:
+                tg.create_task(self._speak(self.config.synthesizer, sentences))
+            self._on_reply_event(SayDelta(line), chunker, sentences, start)
+            for s in chunker.flush():
+                self._queue_sentence(s, sentences, start)
+            await sentences.put(None)
+
+    def _on_reply_event(
+        self,
+        ev: object,
+        chunker: SentenceChunker,
+        sentences: asyncio.Queue[str | None],
+        llm_start: float,
+    ) -> None:
+        if isinstance(ev, FieldValue) and ev.name == "emotion":
+            if ev.value in EMOTIONS:
+                self.emotion = ev.value
+                base = self.config.character.emotion
+                intensity = base.intensity if ev.value == base.baseline else 0.6
+                self.out.emit(EmotionOut(self.turn_id, self.emotion, intensity))
+        elif isinstance(ev, SayDelta) and ev.text:
+            if not self.text:
+                self.timings.first_text_sent_at_ms = self.since_reference_ms()
+            self.text += ev.text
+            self.out.emit(TextOut(self.turn_id, ev.text))
+            for s in chunker.push(ev.text):
+                self._queue_sentence(s, sentences, llm_start)
+        elif isinstance(ev, SayDone):
+            for s in chunker.flush():
+                self._queue_sentence(s, sentences, llm_start)
+
+    def _queue_sentence(
+        self, sentence: str, sentences: asyncio.Queue[str | None], llm_start: float
+    ) -> None:
+        if not sentence.strip():
+            return
+        if not self.timings.first_sentence_ms:
+            self.timings.first_sentence_ms = (time.perf_counter() - llm_start) * 1000.0
+        sentences.put_nowait(sentence.strip())
+
+    async def _speak(self, synth: PiperSynthesizer, sentences: asyncio.Queue[str | None]) -> None:
+        cfg = self.config
+        seq = 0
+        offset = 0  # samples at the output rate
+        index = 0
+        while (sentence := await sentences.get()) is not None:
+            syn = await synth.synthesize(sentence, cfg.voice)
+            self.timings.tts_total_ms += syn.elapsed_ms
+            if not self.timings.tts_first_audio_ms:
+                self.timings.tts_first_audio_ms = syn.elapsed_ms
+            audio = resample(syn.audio, syn.sample_rate, cfg.output_rate)
+            if audio.size == 0:
+                continue
+            start_ms = 1000.0 * offset / cfg.output_rate
+            for a, b in split_ms(audio.size, cfg.output_rate, cfg.chunk_ms):
+                if seq == 0:
+                    self.timings.first_audio_sent_at_ms = self.since_reference_ms()
+                self.out.emit(
+                    AudioOut(
+                        turn_id=self.turn_id,
+                        sequence=seq,
+                        pcm=float_to_pcm16(audio[a:b]),
+                        sample_rate_hz=cfg.output_rate,
+                        offset_ms=round(1000.0 * (offset + a) / cfg.output_rate),
+                        sentence_index=index,
+                    )
+                )
+                seq += 1
+            offset += audio.size
+            end_ms = 1000.0 * offset / cfg.output_rate
+            self.spans.append(SentenceSpan(sentence, start_ms, end_ms))
+            self.timings.audio_ms = end_ms
+            index += 1
+
+
+def heard_text(spans: list[SentenceSpan], played_ms: float) -> str:
+    """The part of a reply the player heard after `played_ms` of its audio.
+
+    Whole sentences that finished playing, plus the words of the sentence
+    that was cut, in proportion to how much of it played.
+    """
+    words: list[str] = []
+    for s in spans:
+        if played_ms >= s.end_ms:
+            words.extend(s.text.split())
+        elif played_ms > s.start_ms:
+            part = s.text.split()
+            frac = (played_ms - s.start_ms) / max(1.0, s.end_ms - s.start_ms)
+            words.extend(part[: int(len(part) * frac)])
+            break
+        else:
+            break
+    return " ".join(words)

@@ -1,0 +1,233 @@
+"""EmbeddedLLM with the real llama.cpp engine and the real bundled SmolLM2-135M."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from npc_runtime.llm.base import (
+    ChatMessage,
+    GenerationRequest,
+    LLMError,
+    StreamState,
+)
+from npc_runtime.llm.embedded import EmbeddedLLM, EmbeddedStream, bundled_model_path
+from npc_runtime.llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
+
+pytestmark = pytest.mark.models
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "emotion": {"type": "string", "enum": ["neutral", "joy", "anger", "fear"]},
+        "say": {"type": "string", "minLength": 1, "maxLength": 160},
+        "actions": {"type": "array", "maxItems": 0, "items": {"type": "object"}},
+    },
+    "required": ["emotion", "say", "actions"],
+}
+SYSTEM = (
+    "You are Bram, a gruff old blacksmith in the village of Hollowmere. You answer in one or "
+    'two short sentences. Reply with JSON: "emotion", "say" (what you say), "actions" (empty).'
+)
+
+
+def chat(text: str, **kw: Any) -> GenerationRequest:
+    return GenerationRequest([ChatMessage("system", SYSTEM), ChatMessage("user", text)], **kw)
+
+
+def endless(llm: EmbeddedLLM) -> EmbeddedStream:
+    """A reply that would run for all 400 tokens (several seconds) unless cancelled."""
+    body = llm.request_body(chat("Tell me the long history of your forge.", max_tokens=400))
+    body["ignore_eos"] = True  # llama.cpp option: never stop early on its own
+    return EmbeddedStream(llm, body)
+
+
+@pytest.fixture(scope="module")
+async def llm() -> AsyncIterator[EmbeddedLLM]:
+    engine = await EmbeddedLLM.aload(n_ctx=4096, n_parallel=2)
+    yield engine
+    await engine.aclose()
+
+
+@pytest.fixture(scope="module")
+async def one_slot() -> AsyncIterator[EmbeddedLLM]:
+    """One slot: a second request waits until the first stops decoding."""
+    engine = await EmbeddedLLM.aload(n_ctx=2048, n_parallel=1)
+    yield engine
+    await engine.aclose()
+
+
+async def busy_slots(llm: EmbeddedLLM) -> list[int]:
+    """Slots the engine is decoding in, from its own /slots endpoint."""
+    async with httpx.AsyncClient() as c:
+        r = await c.get(f"{llm.http_address}/slots")
+    return [slot["id"] for slot in r.json() if slot["is_processing"]]
+
+
+def test_bundled_model_is_the_smollm2_gguf() -> None:
+    path = bundled_model_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert path.read_bytes()[:4] == b"GGUF"
+
+
+async def test_stream_yields_text_and_fills_stats(llm: EmbeddedLLM) -> None:
+    async with llm.stream(chat("Good morning!", max_tokens=40, seed=1)) as s:
+        deltas = [d async for d in s]
+    assert deltas and all(deltas)
+    st = s.stats
+    assert s.state is StreamState.FINISHED and not s.producing
+    assert st.finish_reason in ("stop", "length")
+    assert st.prompt_tokens > 50 and 0 < st.completion_tokens <= 40
+    assert 0 < st.first_token_ms <= st.total_ms
+
+
+async def test_json_schema_reply_is_compact_valid_json(llm: EmbeddedLLM) -> None:
+    async with llm.stream(chat("Can you fix my sword?", json_schema=SCHEMA, seed=3)) as s:
+        text = "".join([d async for d in s])
+    reply = json.loads(text)
+    assert set(reply) == {"emotion", "say", "actions"}
+    assert reply["emotion"] in ("neutral", "joy", "anger", "fear")
+    assert 1 <= len(reply["say"]) <= 160 and reply["actions"] == []
+    # The grammar route leaves the model no whitespace between JSON tokens to waste.
+    assert not re.search(r"\s", re.sub(r'"(?:[^"\\]|\\.)*"', "", text))
+
+
+async def test_reply_parser_streams_the_line_from_the_real_model(llm: EmbeddedLLM) -> None:
+    parser = ReplyStreamParser()
+    events = []
+    async with llm.stream(chat("Who are you?", json_schema=SCHEMA, seed=5)) as s:
+        async for delta in s:
+            events += parser.feed(delta)
+    reply = parser.finish()
+    assert events[0] == FieldValue("emotion", reply["emotion"])  # the face moves first
+    assert "".join(e.text for e in events if isinstance(e, SayDelta)) == reply["say"]
+    assert SayDone() in events
+
+
+async def test_cancel_stops_decoding_and_frees_the_slot(one_slot: EmbeddedLLM) -> None:
+    s = endless(one_slot)
+    seen = 0
+    async with s:
+        async for _ in s:
+            seen += 1
+            if seen == 5:
+                assert await busy_slots(one_slot) == [0]
+                t0 = time.perf_counter()
+                await s.cancel()
+                cancel_ms = (time.perf_counter() - t0) * 1000
+        assert seen == 5  # nothing after cancel()
+        assert [d async for d in s] == []
+    assert s.state is StreamState.CANCELLED and s.stats.finish_reason == "cancelled"
+    assert not s.producing  # the worker thread has exited
+    assert await busy_slots(one_slot) == []  # and llama.cpp stopped decoding
+    assert cancel_ms < 2000  # one token's time, normally ~10 ms; generous for a busy CI box
+
+
+async def test_cancel_from_another_task_wakes_the_reader(one_slot: EmbeddedLLM) -> None:
+    s = endless(one_slot)
+    got: list[str] = []
+    first = asyncio.Event()
+
+    async def read() -> None:
+        async with s:
+            async for d in s:
+                got.append(d)
+                first.set()
+
+    reader = asyncio.create_task(read())
+    await first.wait()
+    await s.cancel()
+    n = len(got)
+    await asyncio.wait_for(reader, 2)
+    assert len(got) == n and not s.producing
+    assert await busy_slots(one_slot) == []
+
+
+async def test_leaving_async_with_early_cancels_generation(one_slot: EmbeddedLLM) -> None:
+    s = endless(one_slot)
+    async with s:
+        async for _ in s:
+            break
+    assert s.state is StreamState.CANCELLED and not s.producing
+    assert await busy_slots(one_slot) == []
+
+
+async def test_unstarted_stream_cancels_without_running(llm: EmbeddedLLM) -> None:
+    s = llm.stream(chat("Never sent."))
+    await s.cancel()
+    assert s.state is StreamState.CANCELLED and not s.producing
+    assert [d async for d in s] == []
+
+
+async def test_warmup_fills_the_prefix_cache(llm: EmbeddedLLM) -> None:
+    request = chat("What do you sell?", json_schema=SCHEMA, max_tokens=60)
+    await llm.warmup(request)
+    async with llm.stream(request) as s:
+        async for _ in s:
+            pass
+    assert s.stats.cached_tokens >= s.stats.prompt_tokens - 2
+
+
+async def test_two_streams_generate_concurrently(llm: EmbeddedLLM) -> None:
+    order: list[int] = []
+
+    async def run(i: int) -> None:
+        async with llm.stream(chat(f"Tell me about tool number {i}.", max_tokens=30)) as s:
+            async for _ in s:
+                order.append(i)
+
+    await asyncio.gather(run(0), run(1))
+    assert set(order) == {0, 1}
+    # Continuous batching interleaves them rather than running one after the other.
+    last_0 = len(order) - 1 - order[::-1].index(0)
+    assert order.index(1) < last_0 or order.index(0) < len(order) - 1 - order[::-1].index(1)
+
+
+async def test_too_long_prompt_fails_with_advice(one_slot: EmbeddedLLM) -> None:
+    s = one_slot.stream(chat("hammer " * 3000))
+    with pytest.raises(LLMError, match=r"too long.*n_ctx"):
+        async with s:
+            async for _ in s:
+                pass
+    assert s.state is StreamState.FAILED and not s.producing
+
+
+async def test_missing_model_file_error_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(LLMError, match=r"not found: .*nope\.gguf.*model_path"):
+        await EmbeddedLLM.aload(str(missing))
+
+
+async def test_non_gguf_file_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"PK\x03\x04 this is a zip")
+    with pytest.raises(LLMError, match="not a GGUF"):
+        await EmbeddedLLM.aload(str(bad))
+
+
+async def test_truncated_gguf_fails_to_load_with_advice(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.gguf"
+    with bundled_model_path().open("rb") as f:
+        cut.write_bytes(f.read(5_000_000))
+    with pytest.raises(LLMError, match=r"could not load .*cut\.gguf.*corrupt"):
+        await EmbeddedLLM.aload(str(cut))
+
+
+async def test_closed_engine_refuses_new_streams() -> None:
+    engine = await EmbeddedLLM.aload(n_ctx=1024, n_parallel=1)
+    s = endless(engine)
+    async with s:
+        async for _ in s:
+            break
+        await engine.aclose()  # cancels what runs, then frees the model
+    assert not s.producing
+    with pytest.raises(LLMError, match="closed"):
+        engine.stream(chat("Hello?"))
