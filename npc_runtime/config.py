@@ -36,6 +36,8 @@ class AsrSettings(BaseModel):
     # CTranslate2 Whisper folder; empty = bundled Whisper tiny.en.
     model_path: str = ""
     cpu_threads: int = Field(2, ge=1)
+    # Whisper encoder window for short utterances, seconds; 30 = Whisper's own.
+    window_s: float = Field(8.0, ge=1.0, le=30.0)
     # Silence that ends an utterance (the session may ask for another value).
     end_of_speech_silence_ms: int = Field(300, ge=100, le=3000)
     vad_threshold: float = Field(0.5, gt=0, lt=1)
@@ -49,7 +51,11 @@ class LlmSettings(BaseModel):
     model_path: str = ""
     n_ctx: int = Field(8192, ge=512)
     n_parallel: int = Field(4, ge=1)
-    n_threads: int = Field(2, ge=1)
+    # Decoding threads. 1 on a 2-core box: the other core synthesises speech while
+    # the model keeps generating (measured: p50 first audio 1566 → 1316 ms vs 2).
+    n_threads: int = Field(1, ge=1)
+    # Prompt-processing threads (the start of a turn, when nothing else runs).
+    n_threads_batch: int = Field(2, ge=1)
     # OpenAI-compatible server (vLLM, llama.cpp server, ...).
     base_url: str = ""
     model: str = ""

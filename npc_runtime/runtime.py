@@ -71,7 +71,10 @@ class Runtime:
         t0 = time.perf_counter()
         say("loading speech recognition (Whisper)")
         transcriber = await asyncio.to_thread(
-            WhisperTranscriber.load, settings.asr.model_path or None, settings.asr.cpu_threads
+            WhisperTranscriber.load,
+            settings.asr.model_path or None,
+            settings.asr.cpu_threads,
+            settings.asr.window_s,
         )
         timed("asr", t0)
         t0 = time.perf_counter()
@@ -97,6 +100,7 @@ class Runtime:
                 n_ctx=settings.llm.n_ctx,
                 n_parallel=settings.llm.n_parallel,
                 n_threads=settings.llm.n_threads,
+                n_threads_batch=settings.llm.n_threads_batch,
             )
         timed("llm", t0)
         t0 = time.perf_counter()

@@ -346,7 +346,8 @@ class Endpointer:
         silence = frame_end - utt.last_voiced_end
         if (
             self._state is EndpointState.MAYBE_END
-            and silence >= cfg.end_of_speech_silence_ms * _SAMPLES_PER_MS
+            # Nearest frame, not the next one: 300 ms ends after 288, not 320.
+            and silence + FRAME_SAMPLES // 2 >= cfg.end_of_speech_silence_ms * _SAMPLES_PER_MS
         ):
             return self._end(utt, endpoint=frame_end, forced=False)
         return None

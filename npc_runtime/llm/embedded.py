@@ -97,6 +97,7 @@ class EmbeddedLLM(LLMBackend):
         n_ctx: int = 8192,
         n_parallel: int = 4,
         n_threads: int = 2,
+        n_threads_batch: int | None = None,
     ) -> EmbeddedLLM:
         """Load a GGUF (default: the bundled SmolLM2-135M). Blocking, ~0.5 s for SmolLM2."""
         import xllamacpp
@@ -108,7 +109,9 @@ class EmbeddedLLM(LLMBackend):
         params.n_parallel = n_parallel
         params.n_ctx = n_ctx
         params.cpuparams.n_threads = n_threads
-        params.cpuparams_batch.n_threads = n_threads
+        # Prompt processing may use more threads than decoding: it runs at the start
+        # of a turn, before TTS needs a core.
+        params.cpuparams_batch.n_threads = n_threads_batch or n_threads
         # No busy-polling between ops: ASR and TTS share these cores, and spinning threads
         # then stall each other (measured: 2-3x slower decode next to one busy core).
         params.cpuparams.poll = 0
@@ -133,8 +136,11 @@ class EmbeddedLLM(LLMBackend):
         n_ctx: int = 8192,
         n_parallel: int = 4,
         n_threads: int = 2,
+        n_threads_batch: int | None = None,
     ) -> EmbeddedLLM:
-        return await asyncio.to_thread(cls.load, model_path, n_ctx, n_parallel, n_threads)
+        return await asyncio.to_thread(
+            cls.load, model_path, n_ctx, n_parallel, n_threads, n_threads_batch
+        )
 
     @property
     def http_address(self) -> str:
