@@ -85,15 +85,20 @@ def samples_to_ms(n: int, rate: int) -> float:
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     """Read a PCM WAV (any rate, mono or stereo, 16-bit) as float32 mono."""
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2:
-            raise AudioFormatError(
-                f"{path}: {8 * w.getsampwidth()}-bit WAV is not supported; convert to 16-bit PCM "
-                "(e.g. sox in.wav -b 16 out.wav)"
-            )
-        rate = w.getframerate()
-        channels = w.getnchannels()
-        frames = w.readframes(w.getnframes())
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2:
+                raise AudioFormatError(
+                    f"{path}: {8 * w.getsampwidth()}-bit WAV is not supported; convert to "
+                    "16-bit PCM (e.g. sox in.wav -b 16 out.wav)"
+                )
+            rate = w.getframerate()
+            channels = w.getnchannels()
+            frames = w.readframes(w.getnframes())
+    except wave.Error as e:
+        raise AudioFormatError(
+            f"{path} is not a PCM WAV file ({e}); convert it, e.g. sox in.mp3 -b 16 out.wav"
+        ) from None
     audio = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
     if channels > 1:
         audio = audio.reshape(-1, channels).mean(axis=1)

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .client import spawn_server
 
 QUESTIONS = [
     "What is the best ramen you make?",
@@ -57,30 +58,6 @@ async def _speech_clips() -> list[tuple[str, np.ndarray, float]]:
         pad = np.zeros(int(TRAILING_SILENCE_S * ASR_RATE), dtype=np.float32)
         clips.append((q, np.concatenate([audio, pad]), float(speech_end)))
     return clips
-
-
-async def _start_server() -> tuple[asyncio.subprocess.Process, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "npc_runtime.cli",
-        "serve",
-        "--port",
-        "0",
-        "--quiet",
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "NPC_LOG_LEVEL": "warning"},
-    )
-    assert proc.stdout is not None
-    while True:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 300)).decode()
-        if not line:
-            raise RuntimeError(
-                "the server exited during start-up; run 'npc-runtime serve' to see why"
-            )
-        m = re.search(r"listening on (\S+):(\d+)", line)
-        if m:
-            return proc, f"{m.group(1)}:{m.group(2)}"
 
 
 async def _one_turn(
@@ -138,7 +115,7 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
     address = args.address
     if not address:
         print("… starting a server with the embedded defaults", file=sys.stderr)
-        proc, address = await _start_server()
+        proc, address = await spawn_server({"NPC_LOG_LEVEL": "warning"})
     rows: list[dict[str, Any]] = []
     try:
         total = args.warmup + args.turns

@@ -4,6 +4,9 @@ benchmark and the tests (and a reference for engine bridges)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -158,3 +161,32 @@ def format_timings(t: pb.TurnTimings) -> str:
         ("total", t.total_ms),
     ]
     return "  ".join(f"{name} {ms:.0f} ms" for name, ms in parts if ms)
+
+
+async def spawn_server(
+    env: dict[str, str] | None = None, timeout: float = 300.0
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Start `npc-runtime serve` on a free port in a child process; returns it and its address."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "npc_runtime.cli",
+        "serve",
+        "--port",
+        "0",
+        "--quiet",
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    assert proc.stdout is not None
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), timeout)).decode()
+        if not line:
+            code = await proc.wait()
+            raise RuntimeError(
+                f"the server exited during start-up (code {code}); run 'npc-runtime serve' "
+                "to see why"
+            )
+        m = re.search(r"listening on (\S+):(\d+)", line)
+        if m:
+            return proc, f"{m.group(1)}:{m.group(2)}"

@@ -165,12 +165,7 @@ class Session:
 
     async def finish(self) -> None:
         """The client half-closed: finish the utterance and turn in flight, then close."""
-        if self.start.push_to_talk_only:
-            self._end_ptt_utterance()
-        else:
-            ended = self.endpointer.flush()
-            if ended is not None:
-                self._on_utterance(ended, time.perf_counter())
+        self._end_utterance_now()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self.close()
@@ -215,12 +210,7 @@ class Session:
             case AudioIn(pcm=pcm):
                 await self._on_audio(pcm)
             case AudioEndIn():
-                if self.start.push_to_talk_only:
-                    self._end_ptt_utterance()
-                else:
-                    ended = self.endpointer.flush()
-                    if ended is not None:
-                        self._on_utterance(ended, time.perf_counter())
+                self._end_utterance_now()
             case TextIn(text=text):
                 self._on_text(text)
             case PlaybackIn():
@@ -262,6 +252,15 @@ class Session:
         self._utterance_id = f"{self.id[:8]}-u{self._utt_seq}"
         await self._barge_in("the player started speaking")
         self.outbox.emit(SpeechStartedOut(self._utterance_id, offset_ms))
+
+    def _end_utterance_now(self) -> None:
+        """AudioEnd or half-close: whatever the player said so far is the utterance."""
+        if self.start.push_to_talk_only:
+            self._end_ptt_utterance()
+            return
+        ended = self.endpointer.flush()
+        if ended is not None:
+            self._on_utterance(ended, time.perf_counter())
 
     def _end_ptt_utterance(self) -> None:
         if not self._ptt_audio:

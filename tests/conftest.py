@@ -43,7 +43,8 @@ async def speech() -> object:
     synth = await PiperSynthesizer.aload(None, alignments=False)
 
     async def speak(text: str, rate: int = 16_000) -> np.ndarray:
-        syn = await synth.synthesize(text, VoiceSettings())
+        # No noise: piper is then deterministic, and so are the transcripts.
+        syn = await synth.synthesize(text, VoiceSettings(noise_scale=0.0, noise_w_scale=0.0))
         return resample(syn.audio, syn.sample_rate, rate)
 
     return speak

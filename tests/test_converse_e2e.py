@@ -262,3 +262,45 @@ async def test_health_and_character_listing(server_address: str) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as e:
             await stub.DescribeCharacter(pb.DescribeCharacterRequest(character_id="bob"))
         assert e.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_interrupt_keeps_only_the_played_part_in_history(server_address: str) -> None:
+    async with channel(server_address) as chan:
+        conv = Conversation(chan, _start(character_id="nova"))
+        await conv.wait_ready()
+        conv.send_text("Explain how ray tracing works on a modern graphics card.")
+        turn_id = ""
+        while True:
+            ev = await conv.next()
+            assert ev is not None
+            if ev.WhichOneof("event") == "turn_started":
+                turn_id = ev.turn_started.turn_id
+            if ev.WhichOneof("event") == "npc_audio":
+                break
+        # The player heard 300 ms, then clicked away.
+        conv.send(
+            pb.ClientEvent(playback_progress=pb.PlaybackProgress(turn_id=turn_id, played_ms=300))
+        )
+        conv.send(pb.ClientEvent(interrupt=pb.Interrupt(turn_id=turn_id)))
+        result = await conv.collect_turn()
+        conv.close()
+    assert result.end is not None and result.end.turn_id == turn_id
+    assert result.end.interrupted
+    heard, full = result.end.heard_text.split(), result.end.text.split()
+    assert len(heard) < len(full)
+    assert full[: len(heard)] == heard
+
+
+async def test_reflection_lists_the_services(server_address: str) -> None:
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    async with channel(server_address) as chan:
+        stub = reflection_pb2_grpc.ServerReflectionStub(chan)
+        call = stub.ServerReflectionInfo(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")])
+        )
+        names = []
+        async for resp in call:
+            names = [s.name for s in resp.list_services_response.service]
+            break
+    assert "npc.v1.NpcService" in names and "grpc.health.v1.Health" in names
