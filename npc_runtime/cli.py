@@ -157,6 +157,8 @@ async def _talk(args: argparse.Namespace) -> int:
         player_id=args.player,
         input_audio=pb.AudioFormat(sample_rate_hz=rate, channels=1),
         output_audio=pb.AudioFormat(sample_rate_hz=args.rate, channels=1),
+        # Rendering to a file: no need to wait for playback pace.
+        unpaced_audio=True,
     )
     async with channel(args.address) as chan:
         conv = Conversation(chan, start)

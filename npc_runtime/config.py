@@ -64,7 +64,7 @@ class LlmSettings(BaseModel):
     max_tokens: int = Field(160, ge=16)
     temperature: float = Field(0.7, ge=0, le=2)
     # Longest spoken line the JSON schema allows, in characters.
-    max_say_chars: int = Field(300, ge=20)
+    max_say_chars: int = Field(240, ge=20)
     # Past exchanges (player + NPC) kept in the prompt.
     history_turns: int = Field(8, ge=0)
 

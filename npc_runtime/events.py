@@ -32,6 +32,7 @@ class SessionStartIn:
     push_to_talk_only: bool = False
     greet: bool = False
     text_only: bool = False
+    unpaced_audio: bool = False
     resume_session_id: str = ""
     has_scene: bool = False
 

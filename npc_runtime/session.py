@@ -97,7 +97,8 @@ class Session:
 
     def __post_init__(self) -> None:
         s = self.runtime.settings
-        self.outbox = Outbox(s.tts.pacing_lead_ms if s.tts.realtime_pacing else None)
+        paced = s.tts.realtime_pacing and not self.start.unpaced_audio
+        self.outbox = Outbox(s.tts.pacing_lead_ms if paced else None)
         self.input_rate = self.start.input_audio.sample_rate_hz
         self.output_rate = self.start.output_audio.sample_rate_hz
         silence = self.start.end_of_speech_silence_ms or s.asr.end_of_speech_silence_ms

@@ -304,3 +304,27 @@ async def test_reflection_lists_the_services(server_address: str) -> None:
             names = [s.name for s in resp.list_services_response.service]
             break
     assert "npc.v1.NpcService" in names and "grpc.health.v1.Health" in names
+
+
+async def test_audio_leaves_at_playback_pace_unless_the_client_opts_out(
+    server_address: str,
+) -> None:
+    import time
+
+    async def turn(unpaced: bool) -> tuple[float, float]:
+        async with channel(server_address) as chan:
+            conv = Conversation(chan, _start(character_id="nova", unpaced_audio=unpaced))
+            await conv.wait_ready()
+            conv.send_text("Tell me about your favourite graphics card and why you like it.")
+            result = await conv.collect_turn()
+            ended = time.perf_counter()
+            conv.close()
+        assert result.end is not None and result.first_audio_at
+        return (ended - result.first_audio_at) * 1000.0, result.audio_ms
+
+    paced_span, paced_audio = await turn(unpaced=False)
+    # Paced: audio cannot arrive faster than it plays, less the 500 ms lead.
+    assert paced_span >= paced_audio - 500 - 250
+    unpaced_span, unpaced_audio = await turn(unpaced=True)
+    assert unpaced_audio > 1500
+    assert unpaced_span < unpaced_audio - 500

@@ -99,6 +99,7 @@ def decode_start(ev: pb.ClientEvent) -> SessionStartIn:
         push_to_talk_only=s.endpointing.push_to_talk_only,
         greet=s.greet,
         text_only=s.text_only,
+        unpaced_audio=s.unpaced_audio,
         resume_session_id=s.resume_session_id,
         has_scene=bool(s.scene.nodes or s.scene.relations),
     )

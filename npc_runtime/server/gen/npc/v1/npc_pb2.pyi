@@ -182,7 +182,7 @@ class EndpointingOptions(_message.Message):
     def __init__(self, end_of_speech_silence_ms: _Optional[int] = ..., push_to_talk_only: _Optional[bool] = ...) -> None: ...
 
 class SessionStart(_message.Message):
-    __slots__ = ("character_id", "player_id", "input_audio", "output_audio", "visemes", "language", "scene", "resume_session_id", "endpointing", "greet", "metadata", "text_only")
+    __slots__ = ("character_id", "player_id", "input_audio", "output_audio", "visemes", "language", "scene", "resume_session_id", "endpointing", "greet", "metadata", "text_only", "unpaced_audio")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -202,6 +202,7 @@ class SessionStart(_message.Message):
     GREET_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TEXT_ONLY_FIELD_NUMBER: _ClassVar[int]
+    UNPACED_AUDIO_FIELD_NUMBER: _ClassVar[int]
     character_id: str
     player_id: str
     input_audio: AudioFormat
@@ -214,7 +215,8 @@ class SessionStart(_message.Message):
     greet: bool
     metadata: _containers.ScalarMap[str, str]
     text_only: bool
-    def __init__(self, character_id: _Optional[str] = ..., player_id: _Optional[str] = ..., input_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., language: _Optional[str] = ..., scene: _Optional[_Union[SceneSnapshot, _Mapping]] = ..., resume_session_id: _Optional[str] = ..., endpointing: _Optional[_Union[EndpointingOptions, _Mapping]] = ..., greet: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text_only: _Optional[bool] = ...) -> None: ...
+    unpaced_audio: bool
+    def __init__(self, character_id: _Optional[str] = ..., player_id: _Optional[str] = ..., input_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., language: _Optional[str] = ..., scene: _Optional[_Union[SceneSnapshot, _Mapping]] = ..., resume_session_id: _Optional[str] = ..., endpointing: _Optional[_Union[EndpointingOptions, _Mapping]] = ..., greet: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text_only: _Optional[bool] = ..., unpaced_audio: _Optional[bool] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("pcm",)
