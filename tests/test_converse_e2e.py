@@ -328,3 +328,31 @@ async def test_audio_leaves_at_playback_pace_unless_the_client_opts_out(
     unpaced_span, unpaced_audio = await turn(unpaced=True)
     assert unpaced_audio > 1500
     assert unpaced_span < unpaced_audio - 500
+
+
+async def test_openai_compatible_backend_serves_a_turn(runtime: object) -> None:
+    """The same turn through the HTTP client, against a real OpenAI-compatible server
+    (the embedded engine's own HTTP endpoint stands in for vLLM)."""
+    import dataclasses
+
+    from npc_runtime.llm.embedded import EmbeddedLLM
+    from npc_runtime.llm.openai_compat import OpenAICompatLLM
+    from npc_runtime.runtime import Runtime
+    from npc_runtime.server.service import start_server
+
+    assert isinstance(runtime, Runtime) and isinstance(runtime.llm, EmbeddedLLM)
+    http = OpenAICompatLLM(runtime.llm.http_address + "/v1", "smollm2")
+    server, port = await start_server(dataclasses.replace(runtime, llm=http), "127.0.0.1", 0)
+    try:
+        async with channel(f"127.0.0.1:{port}") as chan:
+            conv = Conversation(chan, _start(text_only=True))
+            await conv.wait_ready()
+            conv.send_text("What's good tonight?")
+            result = await conv.collect_turn()
+            conv.close()
+    finally:
+        await server.stop(1)
+        await http.aclose()
+    assert not result.errors
+    assert result.end is not None and result.text.strip()
+    assert result.end.timings.llm_first_token_ms > 0
