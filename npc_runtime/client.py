@@ -80,7 +80,10 @@ class Conversation:
         self._outgoing.put_nowait(_END)
 
     async def next(self, timeout: float = 120.0) -> pb.ServerEvent | None:
-        """The next server event, or None at the end of the stream."""
+        """The next server event, or None at the end of the stream.
+
+        A timeout cancels the whole call (grpc.aio cancels the RPC with the read).
+        """
         event = await asyncio.wait_for(self.call.read(), timeout)
         if event is grpc.aio.EOF:  # type: ignore[attr-defined]
             return None

@@ -356,3 +356,46 @@ async def test_openai_compatible_backend_serves_a_turn(runtime: object) -> None:
     assert not result.errors
     assert result.end is not None and result.text.strip()
     assert result.end.timings.llm_first_token_ms > 0
+
+
+async def test_greeting_is_spoken_first_when_asked(server_address: str) -> None:
+    async with channel(server_address) as chan:
+        conv = Conversation(chan, _start(greet=True, unpaced_audio=True))
+        await conv.wait_ready()
+        result = await conv.collect_turn()
+        conv.close()
+    started = next(e.turn_started for e in result.events if e.WhichOneof("event") == "turn_started")
+    assert started.cause == pb.TURN_CAUSE_GREETING
+    assert result.text.startswith("Rain's coming down hard tonight")
+    assert result.pcm
+
+
+async def test_push_to_talk_ends_the_utterance_on_audio_end(
+    server_address: str, speech: Speak
+) -> None:
+    clip = await speech("How long have you been cooking here?", 48_000)
+    async with channel(server_address) as chan:
+        conv = Conversation(
+            chan,
+            _start(
+                input_audio=pb.AudioFormat(sample_rate_hz=48_000, channels=1),
+                endpointing=pb.EndpointingOptions(push_to_talk_only=True),
+                text_only=True,
+            ),
+        )
+        await conv.wait_ready()
+        # Long trailing silence: with VAD this would have ended the utterance long ago.
+        await conv.stream_audio(
+            np.concatenate([clip, _silence(2.0, 48_000)]), 48_000, realtime=False
+        )
+        await asyncio.sleep(0.5)
+        conv.send(pb.ClientEvent(audio_end=pb.AudioEnd()))
+        result = await conv.collect_turn()
+        conv.close()
+    assert "cooking" in result.transcript.lower()
+    transcript = next(
+        e.user_transcript for e in result.events if e.WhichOneof("event") == "user_transcript"
+    )
+    # The whole stream, trailing silence included, was one utterance: no VAD cut.
+    assert transcript.audio_ms >= 1000 * clip.size / 48_000 + 1500
+    assert result.end is not None and result.text
