@@ -124,3 +124,16 @@ async def test_serve_starts_answers_health_and_stops_on_sigterm() -> None:
     assert resp.status == health_pb2.HealthCheckResponse.SERVING
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 60) == 0
+
+
+@pytest.mark.models
+async def test_serve_on_a_busy_port_says_so_and_exits_1() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = await _run("serve", "--port", str(port), "--quiet")
+    assert code == 1
+    assert "in use" in err and "Traceback" not in err

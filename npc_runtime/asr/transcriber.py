@@ -86,6 +86,7 @@ class WhisperTranscriber:
         self.window_frames = int(min(30.0, max(1.0, window_s)) * 100)
         self.model_path = model_path
         self.multilingual = bool(model.model.is_multilingual)
+        self._prompts: dict[str, tuple[Any, list[int]]] = {}
         # Both: the asyncio lock keeps waiting requests off executor threads, the
         # thread lock covers direct callers of transcribe_sync.
         self._async_lock = asyncio.Lock()
@@ -154,11 +155,23 @@ class WhisperTranscriber:
             elapsed_ms = 1000.0 * (time.perf_counter() - t0)
         return Transcript(text, str(info.language), audio_ms, elapsed_ms)
 
+    def _prompt(self, language: str) -> tuple[Any, list[int]]:
+        """Tokenizer and decoder prompt per language, built once: this is on every turn."""
+        cached = self._prompts.get(language)
+        if cached is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer(
+                self._model.hf_tokenizer, self.multilingual, task="transcribe", language=language
+            )
+            cached = (tokenizer, [*tokenizer.sot_sequence, tokenizer.no_timestamps])
+            self._prompts[language] = cached
+        return cached
+
     def _transcribe_window(self, audio: np.ndarray, language: str | None) -> str | None:
         """Encode a short window instead of 30 s; None when the utterance does not fit."""
         import ctranslate2
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
 
         if self.window_frames >= FULL_WINDOW_FRAMES:
             return None
@@ -167,13 +180,7 @@ class WhisperTranscriber:
         if frames + PAD_FRAMES > FULL_WINDOW_FRAMES:
             return None
         window = pad_or_trim(features, max(self.window_frames, frames + PAD_FRAMES))
-        tokenizer = Tokenizer(
-            self._model.hf_tokenizer,
-            self.multilingual,
-            task="transcribe",
-            language=language or "en",
-        )
-        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        tokenizer, prompt = self._prompt(language or "en")
         encoded = self._model.model.encode(
             ctranslate2.StorageView.from_array(np.ascontiguousarray(window[None], np.float32)),
             to_cpu=False,

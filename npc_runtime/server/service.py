@@ -157,9 +157,16 @@ async def start_server(runtime: Runtime, host: str, port: int) -> tuple[grpc.aio
         ],
         server,
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    # grpcio reports a failed bind as 0 in some versions and RuntimeError in others.
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
     if bound == 0:
-        raise OSError(f"cannot listen on {host}:{port}: the address is in use or not available")
+        raise OSError(
+            f"cannot listen on {host}:{port}: the address is in use or not available; "
+            "stop the other server or pass --port"
+        )
     await server.start()
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     await health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
