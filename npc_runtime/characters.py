@@ -55,11 +55,16 @@ class VoiceConfig(_Strict):
     noise_scale: float = Field(0.667, ge=0.0, le=1.5)
     noise_w_scale: float = Field(0.8, ge=0.0, le=1.5)
     volume: float = Field(1.0, gt=0.0, le=2.0)
+    # How far emotion may move rate and variation, as a fraction of the values
+    # above (0.15: an angry line is at most 15% faster). 0 = the voice never changes.
+    shading: float = Field(0.15, ge=0.0, le=0.5)
 
 
 class EmotionConfig(_Strict):
     baseline: EmotionName = "neutral"
     intensity: float = Field(0.3, ge=0.0, le=1.0)
+    # A feeling's intensity halves every this many seconds on its way back to baseline.
+    half_life_s: float = Field(90.0, gt=0.0, le=86_400.0)
 
 
 class KnowledgeConfig(_Strict):
@@ -139,6 +144,12 @@ def load_character(path: Path) -> Character:
             f"{path}: field voice.model: {character.voice_model_path()} does not exist — "
             "point it at a piper .onnx voice (with its .onnx.json beside it) or leave it empty "
             "for the bundled voice"
+        )
+    voice_path = character.voice_model_path()
+    if voice_path and not Path(voice_path + ".json").is_file():
+        raise CharacterError(
+            f"{path}: field voice.model: {voice_path}.json is missing — piper needs the "
+            "voice's config file beside the model; download both files of the voice"
         )
     return character
 

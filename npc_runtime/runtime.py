@@ -12,16 +12,19 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .asr.transcriber import WhisperTranscriber
 from .asr.vad import SileroVad
-from .characters import Character, CharacterStore
+from .characters import Character, CharacterError, CharacterStore
 from .config import Settings
+from .emotion import EmotionBook
 from .llm.base import GenerationRequest, LLMBackend
 from .llm.embedded import EmbeddedLLM
 from .llm.openai_compat import OpenAICompatLLM
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .tts.piper_tts import PiperSynthesizer, VoiceRegistry, VoiceSettings
+from .tts.visemes import VisemeTable
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +53,9 @@ class Runtime:
     transcriber: WhisperTranscriber
     llm: LLMBackend
     voices: VoiceRegistry
+    visemes: VisemeTable
     histories: HistoryCache = field(default_factory=HistoryCache)
+    emotions: EmotionBook = field(default_factory=EmotionBook)
     load_ms: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -111,8 +116,12 @@ class Runtime:
             paths.add(settings.tts.default_voice)
         for path in sorted(paths, key=lambda p: p or ""):
             await voices.aget(path, settings.tts.alignments)
+        visemes = VisemeTable.load(
+            Path(settings.tts.viseme_table) if settings.tts.viseme_table else None
+        )
         timed("tts", t0)
-        runtime = cls(settings, characters, vad, transcriber, llm, voices, load_ms=load_ms)
+        runtime = cls(settings, characters, vad, transcriber, llm, voices, visemes, load_ms=load_ms)
+        runtime.check_voices()
         t0 = time.perf_counter()
         say("warming up")
         await runtime.warmup()
@@ -129,6 +138,17 @@ class Runtime:
             noise_w_scale=v.noise_w_scale,
             volume=v.volume,
         )
+
+    def check_voices(self) -> None:
+        """Every character's voice settings fit its loaded voice (a speaker id the
+        model has), so a wrong file fails at start-up, not in a player's turn."""
+        for character in self.characters.characters.values():
+            try:
+                self.synthesizer(character).check(self.voice_settings(character))
+            except ValueError as e:
+                raise CharacterError(
+                    f"{character.folder / 'character.toml'}: field voice: {e}"
+                ) from None
 
     def synthesizer(self, character: Character) -> PiperSynthesizer:
         return self.voices.get(character.voice_model_path(), self.settings.tts.alignments)

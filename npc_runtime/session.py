@@ -20,11 +20,13 @@ import numpy as np
 from .asr.vad import Endpointer, EndpointerConfig, SpeechEnded, SpeechStarted
 from .audio import ASR_RATE, AudioFormatError, StreamResampler, pcm16_to_float, samples_to_ms
 from .characters import Character
+from .emotion import Mood, trigger_stimulus
 from .events import (
     AudioEndIn,
     AudioIn,
     AudioOut,
     ClientIn,
+    EmotionOut,
     ErrorCode,
     ErrorOut,
     InterruptIn,
@@ -37,6 +39,7 @@ from .events import (
     TextIn,
     TextOut,
     TranscriptOut,
+    TriggerIn,
     TurnCause,
 )
 from .llm.prompt import Exchange
@@ -73,7 +76,6 @@ class SessionError(Exception):
 
 
 _NOT_YET = {
-    "trigger": "Trigger events",
     "scene_update": "SceneUpdate",
     "action_result": "ActionResult",
 }
@@ -124,6 +126,20 @@ class Session:
         synth = None
         if not self.start.text_only:
             synth = self.runtime.synthesizer(self.character)
+        # Anonymous players get a feeling of their own for this session only.
+        self.player_key = self.start.player_id or f"session:{self.id}"
+        self.mood = Mood(self.runtime.emotions, self.character, self.player_key)
+        self._visemes_unavailable = ""
+        visemes = None
+        if self.start.visemes and synth is not None:
+            if synth.has_alignments:
+                visemes = self.runtime.visemes
+            else:
+                self._visemes_unavailable = (
+                    f"visemes need phoneme alignments, which voice {synth.model_path.name} does "
+                    "not give (install the onnx package, or set tts.alignments = true); audio is "
+                    "sent without visemes and the session continues"
+                )
         self.turn_config = TurnConfig(
             character=self.character,
             llm=self.runtime.llm,
@@ -135,6 +151,8 @@ class Session:
             max_tokens=s.llm.max_tokens,
             temperature=s.llm.temperature,
             max_say_chars=s.llm.max_say_chars,
+            mood=self.mood,
+            visemes=visemes,
         )
         if self.start.resume_session_id:
             self.history = list(self.runtime.histories.get(self.start.resume_session_id, []))
@@ -147,12 +165,8 @@ class Session:
                 self.id, self.character.id, self.input_rate, self.output_rate, self.silence_ms
             )
         )
-        if self.start.visemes:
-            self._error(
-                ErrorCode.UNIMPLEMENTED,
-                "visemes are not available in this server version yet; audio is sent without "
-                "them and the session continues",
-            )
+        if self._visemes_unavailable:
+            self._error(ErrorCode.FAILED_PRECONDITION, self._visemes_unavailable)
         if self.start.has_scene:
             self._error(
                 ErrorCode.UNIMPLEMENTED,
@@ -220,6 +234,8 @@ class Session:
                 running = self._turn
                 if running and (not turn_id or turn_id == running.turn.turn_id):
                     await self._barge_in("interrupted by the client")
+            case TriggerIn():
+                await self._on_trigger(event)
             case NotYetSupportedIn(kind=kind):
                 what = _NOT_YET.get(kind, kind)
                 self._error(
@@ -227,6 +243,24 @@ class Session:
                     f"{what} are not handled by this server version yet; the message was "
                     "ignored and the session continues",
                 )
+
+    async def _on_trigger(self, trigger: TriggerIn) -> None:
+        """A game event: the character feels it at once (an Emotion event outside any
+        turn, so the face reacts before a word is said) and, when asked, answers it."""
+        try:
+            stimulus, _why = trigger_stimulus(trigger.name, trigger.parameters)
+        except ValueError as e:
+            self._error(ErrorCode.INVALID_ARGUMENT, str(e))
+            return
+        if stimulus is not None:
+            state = self.mood.feel(stimulus)
+            self.outbox.emit(
+                EmotionOut("", state.category, state.intensity, state.trust, state.affinity)
+            )
+        if trigger.react:
+            reference = time.perf_counter()
+            await self._barge_in(f"trigger {trigger.name}")
+            self._start_turn(TurnCause.TRIGGER, describe_trigger(trigger), reference)
 
     async def _on_audio(self, pcm: bytes) -> None:
         try:
@@ -421,6 +455,13 @@ class Session:
         elif turn.request.player_text:
             self.history.append(Exchange(turn.request.player_text, heard or "…", turn.emotion))
         return heard
+
+
+def describe_trigger(trigger: TriggerIn) -> str:
+    """The game event as the NPC's prompt sees it, in place of player speech."""
+    what = trigger.name.replace("_", " ").replace(".", " ").strip()
+    params = ", ".join(f"{k}: {v}" for k, v in sorted(trigger.parameters.items()))
+    return f"[Game event: {what}{f' ({params})' if params else ''}. React to it in character.]"
 
 
 @dataclass

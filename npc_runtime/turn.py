@@ -16,6 +16,7 @@ from typing import Protocol
 
 from .audio import float_to_pcm16, resample, split_ms
 from .characters import EMOTIONS, Character, EmotionName
+from .emotion import EmotionBook, EmotionState, Mood, describe, llm_stimulus, shade_voice
 from .events import (
     AudioOut,
     EmotionOut,
@@ -27,12 +28,14 @@ from .events import (
     TurnCause,
     TurnEndOut,
     TurnStartedOut,
+    VisemeOut,
 )
 from .llm.base import GenerationRequest, LLMBackend, LLMError
 from .llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .tts.chunker import SentenceChunker
-from .tts.piper_tts import PiperSynthesizer, VoiceSettings
+from .tts.piper_tts import PiperSynthesizer, Synthesis, VoiceSettings
+from .tts.visemes import VisemeSpan, VisemeTable, slice_for_chunk
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,13 @@ class TurnConfig:
     max_tokens: int = 160
     temperature: float = 0.7
     max_say_chars: int = 300
+    # This character's feeling towards this player; a private one when not given.
+    mood: Mood | None = None
+    # Phoneme → viseme table; None = no visemes (the session did not ask).
+    visemes: VisemeTable | None = None
+
+    def the_mood(self) -> Mood:
+        return self.mood or Mood(EmotionBook(), self.character, "")
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,10 @@ class Turn:
     emotion: EmotionName = "neutral"
     spans: list[SentenceSpan] = field(default_factory=list)
     error: str = ""
+    feeling: EmotionState | None = None  # what the last Emotion event said
+
+    def __post_init__(self) -> None:
+        self._mood = self.config.the_mood()
 
     @property
     def turn_id(self) -> str:
@@ -139,7 +153,8 @@ class Turn:
         if req.fixed_text is not None:
             await self._speak_fixed(req.fixed_text)
             return
-        messages = build_messages(cfg.character, self.history, req.player_text)
+        context = describe(self._mood.current(), self._mood.model)
+        messages = build_messages(cfg.character, self.history, req.player_text, context)
         gen = GenerationRequest(
             messages=messages,
             # Actions stay empty until the world model validates them against a scene.
@@ -194,13 +209,12 @@ class Turn:
         llm_start: float,
     ) -> None:
         if isinstance(ev, FieldValue) and ev.name == "emotion":
-            if ev.value in EMOTIONS:
+            if ev.value in EMOTIONS and self.feeling is None:
                 self.emotion = ev.value
-                base = self.config.character.emotion
-                intensity = base.intensity if ev.value == base.baseline else 0.6
-                self.out.emit(EmotionOut(self.turn_id, self.emotion, intensity))
+                self._send_feeling(self._mood.feel(llm_stimulus(ev.value, self._mood.model)))
         elif isinstance(ev, SayDelta) and ev.text:
             if not self.text:
+                self._ensure_feeling()
                 self.timings.first_text_sent_at_ms = self.since_reference_ms()
             self.text += ev.text
             self.out.emit(TextOut(self.turn_id, ev.text))
@@ -209,6 +223,18 @@ class Turn:
         elif isinstance(ev, SayDone):
             for s in chunker.flush():
                 self._queue_sentence(s, sentences, llm_start)
+
+    def _send_feeling(self, state: EmotionState) -> None:
+        self.feeling = state
+        self.out.emit(
+            EmotionOut(self.turn_id, state.category, state.intensity, state.trust, state.affinity)
+        )
+
+    def _ensure_feeling(self) -> None:
+        """Every turn's face is set before its first word or sound: when the reply
+        named no emotion (a scripted line, a model that skipped it), the current one."""
+        if self.feeling is None:
+            self._send_feeling(self._mood.current())
 
     def _queue_sentence(
         self, sentence: str, sentences: asyncio.Queue[str | None], llm_start: float
@@ -225,7 +251,10 @@ class Turn:
         offset = 0  # samples at the output rate
         index = 0
         while (sentence := await sentences.get()) is not None:
-            syn = await synth.synthesize(sentence, cfg.voice)
+            self._ensure_feeling()
+            assert self.feeling is not None
+            voice = shade_voice(cfg.voice, cfg.character.voice, self.feeling)
+            syn = await synth.synthesize(sentence, voice)
             self.timings.tts_total_ms += syn.elapsed_ms
             if not self.timings.tts_first_audio_ms:
                 self.timings.tts_first_audio_ms = syn.elapsed_ms
@@ -233,6 +262,7 @@ class Turn:
             if audio.size == 0:
                 continue
             start_ms = 1000.0 * offset / cfg.output_rate
+            timeline = self._visemes(syn, audio.size)
             for a, b in split_ms(audio.size, cfg.output_rate, cfg.chunk_ms):
                 if seq == 0:
                     self.timings.first_audio_sent_at_ms = self.since_reference_ms()
@@ -244,6 +274,9 @@ class Turn:
                         sample_rate_hz=cfg.output_rate,
                         offset_ms=round(1000.0 * (offset + a) / cfg.output_rate),
                         sentence_index=index,
+                        visemes=chunk_visemes(
+                            timeline, 1000.0 * a / cfg.output_rate, 1000.0 * b / cfg.output_rate
+                        ),
                     )
                 )
                 seq += 1
@@ -252,6 +285,38 @@ class Turn:
             self.spans.append(SentenceSpan(sentence, start_ms, end_ms))
             self.timings.audio_ms = end_ms
             index += 1
+
+    def _visemes(self, syn: Synthesis, out_samples: int) -> list[VisemeSpan]:
+        """The sentence's viseme timeline in ms of the output audio (resampling
+        can shift the length by a sample or two; the timeline is stretched to match)."""
+        table = self.config.visemes
+        if table is None or not syn.phonemes:
+            return []
+        spans = table.timeline(syn.phonemes, syn.sample_rate, syn.audio)
+        total = syn.duration_ms
+        out_ms = 1000.0 * out_samples / self.config.output_rate
+        k = out_ms / total if total else 1.0
+        return [VisemeSpan(v.viseme, v.start_ms * k, v.duration_ms * k, v.weight) for v in spans]
+
+
+def chunk_visemes(
+    timeline: list[VisemeSpan], chunk_start_ms: float, chunk_end_ms: float
+) -> tuple[VisemeOut, ...]:
+    """The visemes of one audio chunk, in whole ms from its first sample.
+
+    Ends are rounded, not durations, so consecutive visemes tile the chunk
+    without gaps or overlaps from rounding."""
+    out: list[VisemeOut] = []
+    length = round(chunk_end_ms - chunk_start_ms)
+    prev_end = 0
+    for v in slice_for_chunk(timeline, chunk_start_ms, chunk_end_ms):
+        # max(): float error can round a start just below the previous end.
+        start = max(prev_end, round(v.start_ms))
+        end = min(length, round(v.start_ms + v.duration_ms))
+        if end > start:
+            out.append(VisemeOut(v.viseme, start, end - start, round(v.weight, 3)))
+            prev_end = end
+    return tuple(out)
 
 
 def heard_text(spans: list[SentenceSpan], played_ms: float) -> str:

@@ -202,9 +202,14 @@ async def test_bad_messages_get_error_events_and_the_session_survives(server_add
         conv.send(pb.ClientEvent(session_start=_start()))
         err = await _expect_error(conv)
         assert err.code == pb.ERROR_CODE_FAILED_PRECONDITION
-        conv.send(pb.ClientEvent(trigger=pb.Trigger(name="player_looted_store")))
+        conv.send(pb.ClientEvent(trigger=pb.Trigger(name="looted the store!")))
         err = await _expect_error(conv)
-        assert err.code == pb.ERROR_CODE_UNIMPLEMENTED and err.session_alive
+        assert err.code == pb.ERROR_CODE_INVALID_ARGUMENT and "event name" in err.message
+        bad = pb.Trigger(name="player_looted_store", parameters={"emotion": "rage"})
+        conv.send(pb.ClientEvent(trigger=bad))
+        err = await _expect_error(conv)
+        assert err.code == pb.ERROR_CODE_INVALID_ARGUMENT and "anger" in err.message
+        assert err.session_alive
         conv.send(pb.ClientEvent())
         err = await _expect_error(conv)
         assert err.code == pb.ERROR_CODE_INVALID_ARGUMENT

@@ -76,7 +76,12 @@ def test_every_client_event_kind_is_decoded_or_answered() -> None:
             continue
         ev = pb.ClientEvent()
         getattr(ev, kind).SetInParent()
-        decoded = codec.decode(ev)
+        try:
+            decoded = codec.decode(ev)
+        except codec.DecodeError as e:
+            # An empty message may be refused, but with a reason, never dropped.
+            assert e.code is not None and str(e), kind
+            continue
         assert decoded is not None, kind
         if isinstance(decoded, NotYetSupportedIn):
             assert decoded.kind == kind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from pathlib import Path
 
@@ -68,3 +69,18 @@ def test_reply_schema_orders_emotion_before_say() -> None:
     assert list(schema["properties"]) == ["emotion", "say", "actions"]
     assert schema["properties"]["say"]["maxLength"] == 200
     assert json.loads(reply_json("Hi.", "joy")) == {"emotion": "joy", "say": "Hi.", "actions": []}
+
+
+def test_chunk_visemes_tile_whole_milliseconds_without_overlap() -> None:
+    from npc_runtime.tts.visemes import VisemeSpan
+    from npc_runtime.turn import chunk_visemes
+
+    # Boundaries that land on .5 ms after float arithmetic, as resampled audio does.
+    timeline = [VisemeSpan(i % 15, i * 70.9999999, 70.9999999, 1.0) for i in range(40)]
+    for start in (0.0, 200.0, 141.50000001, 2599.9):
+        out = chunk_visemes(timeline, start, start + 200.0)
+        assert sum(v.duration_ms for v in out) == 200
+        for a, b in itertools.pairwise(out):
+            assert a.start_ms + a.duration_ms == b.start_ms
+    tiny = chunk_visemes(timeline, 1000.0, 1000.6)
+    assert sum(v.duration_ms for v in tiny) <= 1

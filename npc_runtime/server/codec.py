@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .. import __version__
@@ -29,6 +30,7 @@ from ..events import (
     TextOut,
     Timings,
     TranscriptOut,
+    TriggerIn,
     TurnCause,
     TurnEndOut,
     TurnStartedOut,
@@ -105,6 +107,25 @@ def decode_start(ev: pb.ClientEvent) -> SessionStartIn:
     )
 
 
+_TRIGGER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def _trigger(t: pb.Trigger) -> TriggerIn:
+    if not _TRIGGER_NAME.match(t.name):
+        raise DecodeError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"trigger.name {t.name[:80]!r} is not a valid event name: use 1-64 letters, digits, "
+            "'_', '.', ':' or '-', e.g. player_looted_store",
+        )
+    if len(t.parameters) > 32 or any(len(k) > 64 or len(v) > 512 for k, v in t.parameters.items()):
+        raise DecodeError(
+            ErrorCode.INVALID_ARGUMENT,
+            "trigger.parameters is too large: at most 32 entries, keys up to 64 and values up "
+            "to 512 characters",
+        )
+    return TriggerIn(t.name, dict(t.parameters), t.react, t.source_id)
+
+
 def decode(ev: pb.ClientEvent) -> ClientIn:
     """Any message after SessionStart."""
     kind = ev.WhichOneof("event")
@@ -119,7 +140,9 @@ def decode(ev: pb.ClientEvent) -> ClientIn:
         return PlaybackIn(p.turn_id, p.played_ms, p.finished)
     if kind == "interrupt":
         return InterruptIn(ev.interrupt.turn_id)
-    if kind in ("trigger", "scene_update", "action_result"):
+    if kind == "trigger":
+        return _trigger(ev.trigger)
+    if kind in ("scene_update", "action_result"):
         return NotYetSupportedIn(kind)
     if kind == "session_start":
         raise DecodeError(

@@ -193,7 +193,7 @@ class PiperSynthesizer:
 
     def synthesize_sync(self, text: str, settings: VoiceSettings | None = None) -> Synthesis:
         settings = settings or VoiceSettings()
-        self._check(settings)
+        self.check(settings)
         t0 = time.perf_counter()
         speakable = speakable_text(text)
         if not speakable:
@@ -229,7 +229,8 @@ class PiperSynthesizer:
         elapsed_ms = 1000.0 * (time.perf_counter() - t0)
         return Synthesis(audio, self.sample_rate, phonemes if aligned else [], elapsed_ms)
 
-    def _check(self, settings: VoiceSettings) -> None:
+    def check(self, settings: VoiceSettings) -> None:
+        """Raise ValueError when these settings do not fit this voice."""
         if settings.model_path is not None and (
             resolve_voice_path(settings.model_path) != self.model_path
         ):
