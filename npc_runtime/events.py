@@ -35,6 +35,7 @@ class SessionStartIn:
     unpaced_audio: bool = False
     resume_session_id: str = ""
     has_scene: bool = False
+    game_time_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class InterruptIn:
 
 
 @dataclass(frozen=True)
+class GameTimeIn:
+    hours: float
+
+
+@dataclass(frozen=True)
 class TriggerIn:
     """A named game event (`player_looted_store`) with its parameters."""
 
@@ -82,7 +88,16 @@ class NotYetSupportedIn:
     kind: str
 
 
-ClientIn = AudioIn | AudioEndIn | TextIn | PlaybackIn | InterruptIn | TriggerIn | NotYetSupportedIn
+ClientIn = (
+    AudioIn
+    | AudioEndIn
+    | TextIn
+    | PlaybackIn
+    | InterruptIn
+    | TriggerIn
+    | GameTimeIn
+    | NotYetSupportedIn
+)
 
 
 # --- server → client ---------------------------------------------------------

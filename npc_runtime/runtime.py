@@ -167,5 +167,10 @@ class Runtime:
             synth = self.synthesizer(character)
             await synth.synthesize("Hello there.", self.voice_settings(character))
 
+    async def forget_player(self, player_id: str, character_id: str | None = None) -> int:
+        """Erase what this runtime holds about a player; the number of stored keys removed."""
+        self.emotions.forget(player_id, character_id)
+        return 0
+
     async def aclose(self) -> None:
         await self.llm.aclose()

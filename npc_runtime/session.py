@@ -29,6 +29,7 @@ from .events import (
     EmotionOut,
     ErrorCode,
     ErrorOut,
+    GameTimeIn,
     InterruptIn,
     NotYetSupportedIn,
     PlaybackIn,
@@ -123,6 +124,7 @@ class Session:
         self._utterance_id = ""
         self._pending_player_text = ""
         self._played: dict[str, PlaybackIn] = {}
+        self.game_time_h: float | None = self.start.game_time_hours
         synth = None
         if not self.start.text_only:
             synth = self.runtime.synthesizer(self.character)
@@ -236,6 +238,8 @@ class Session:
                     await self._barge_in("interrupted by the client")
             case TriggerIn():
                 await self._on_trigger(event)
+            case GameTimeIn(hours=hours):
+                self.game_time_h = hours
             case NotYetSupportedIn(kind=kind):
                 what = _NOT_YET.get(kind, kind)
                 self._error(

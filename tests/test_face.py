@@ -306,3 +306,30 @@ def test_a_voice_without_its_config_file_fails_at_load(tmp_path: Path) -> None:
     )
     with pytest.raises(CharacterError, match=r"voice.onnx.json"):
         load_character(folder / "character.toml")
+
+
+@pytest.mark.models
+async def test_forget_player_rpc_erases_the_relationship(
+    runtime: object, server_address: str
+) -> None:
+    from npc_runtime.server.gen.npc.v1 import npc_pb2_grpc as pb_grpc
+
+    assert isinstance(runtime, Runtime)
+    jin = runtime.characters.get("jin")
+    player = f"forget-{uuid.uuid4().hex[:8]}"
+    async with channel(server_address) as chan:
+        conv = Conversation(chan, _start(text_only=True, player_id=player, game_time_hours=12.5))
+        await conv.wait_ready()
+        conv.send(pb.ClientEvent(game_time=pb.GameTime(hours=13.0)))
+        conv.send(pb.ClientEvent(trigger=pb.Trigger(name="player_stole")))
+        ev = await conv.next(30)
+        assert ev is not None and ev.emotion.category == pb.EMOTION_CATEGORY_ANGER
+        conv.close()
+        assert runtime.emotions.current(jin, player).category == "anger"
+        stub = pb_grpc.NpcServiceStub(chan)
+        await stub.ForgetPlayer(pb.ForgetPlayerRequest(player_id=player))
+        assert runtime.emotions.current(jin, player).category == jin.emotion.baseline
+        with pytest.raises(Exception, match="player_id is empty"):
+            await stub.ForgetPlayer(pb.ForgetPlayerRequest())
+        with pytest.raises(Exception, match="unknown character"):
+            await stub.ForgetPlayer(pb.ForgetPlayerRequest(player_id=player, character_id="zed"))

@@ -19,6 +19,7 @@ from ..events import (
     EmotionOut,
     ErrorCode,
     ErrorOut,
+    GameTimeIn,
     InterruptIn,
     NotYetSupportedIn,
     PlaybackIn,
@@ -104,7 +105,18 @@ def decode_start(ev: pb.ClientEvent) -> SessionStartIn:
         unpaced_audio=s.unpaced_audio,
         resume_session_id=s.resume_session_id,
         has_scene=bool(s.scene.nodes or s.scene.relations),
+        game_time_hours=_game_time(s.game_time_hours),
     )
+
+
+def _game_time(hours: float) -> float | None:
+    if hours != hours or abs(hours) > 1e9:  # NaN or absurd
+        raise DecodeError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"game time {hours} hours is not a usable clock value: send finite hours, "
+            "or 0 for none",
+        )
+    return hours or None
 
 
 _TRIGGER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -142,6 +154,9 @@ def decode(ev: pb.ClientEvent) -> ClientIn:
         return InterruptIn(ev.interrupt.turn_id)
     if kind == "trigger":
         return _trigger(ev.trigger)
+    if kind == "game_time":
+        hours = _game_time(ev.game_time.hours)
+        return GameTimeIn(hours or 0.0)
     if kind in ("scene_update", "action_result"):
         return NotYetSupportedIn(kind)
     if kind == "session_start":

@@ -125,6 +125,29 @@ class NpcService(pb_grpc.NpcServiceServicer):  # type: ignore[misc]
             await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
             raise  # unreachable: abort raises
 
+    async def ForgetPlayer(
+        self, request: pb.ForgetPlayerRequest, context: grpc.aio.ServicerContext[object, object]
+    ) -> pb.ForgetPlayerResponse:
+        if not request.player_id:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "player_id is empty: name the player to forget"
+            )
+        if request.character_id:
+            try:
+                self.runtime.characters.get(request.character_id)
+            except CharacterNotFound as e:
+                await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
+        try:
+            removed = await self.runtime.forget_player(
+                request.player_id, request.character_id or None
+            )
+        except ConnectionError as e:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                f"the memory store is unreachable ({e}); nothing was removed, try again",
+            )
+        return pb.ForgetPlayerResponse(removed=removed)
+
     async def RunScene(
         self, request: pb.RunSceneRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> AsyncIterator[pb.SceneEvent]:

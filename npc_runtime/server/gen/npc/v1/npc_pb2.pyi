@@ -142,7 +142,7 @@ ERROR_CODE_UNAVAILABLE: ErrorCode
 ERROR_CODE_DEADLINE_EXCEEDED: ErrorCode
 
 class ClientEvent(_message.Message):
-    __slots__ = ("session_start", "audio_chunk", "audio_end", "text_input", "trigger", "scene_update", "action_result", "playback_progress", "interrupt")
+    __slots__ = ("session_start", "audio_chunk", "audio_end", "text_input", "trigger", "scene_update", "action_result", "playback_progress", "interrupt", "game_time")
     SESSION_START_FIELD_NUMBER: _ClassVar[int]
     AUDIO_CHUNK_FIELD_NUMBER: _ClassVar[int]
     AUDIO_END_FIELD_NUMBER: _ClassVar[int]
@@ -152,6 +152,7 @@ class ClientEvent(_message.Message):
     ACTION_RESULT_FIELD_NUMBER: _ClassVar[int]
     PLAYBACK_PROGRESS_FIELD_NUMBER: _ClassVar[int]
     INTERRUPT_FIELD_NUMBER: _ClassVar[int]
+    GAME_TIME_FIELD_NUMBER: _ClassVar[int]
     session_start: SessionStart
     audio_chunk: AudioChunk
     audio_end: AudioEnd
@@ -161,7 +162,8 @@ class ClientEvent(_message.Message):
     action_result: ActionResult
     playback_progress: PlaybackProgress
     interrupt: Interrupt
-    def __init__(self, session_start: _Optional[_Union[SessionStart, _Mapping]] = ..., audio_chunk: _Optional[_Union[AudioChunk, _Mapping]] = ..., audio_end: _Optional[_Union[AudioEnd, _Mapping]] = ..., text_input: _Optional[_Union[TextInput, _Mapping]] = ..., trigger: _Optional[_Union[Trigger, _Mapping]] = ..., scene_update: _Optional[_Union[SceneUpdate, _Mapping]] = ..., action_result: _Optional[_Union[ActionResult, _Mapping]] = ..., playback_progress: _Optional[_Union[PlaybackProgress, _Mapping]] = ..., interrupt: _Optional[_Union[Interrupt, _Mapping]] = ...) -> None: ...
+    game_time: GameTime
+    def __init__(self, session_start: _Optional[_Union[SessionStart, _Mapping]] = ..., audio_chunk: _Optional[_Union[AudioChunk, _Mapping]] = ..., audio_end: _Optional[_Union[AudioEnd, _Mapping]] = ..., text_input: _Optional[_Union[TextInput, _Mapping]] = ..., trigger: _Optional[_Union[Trigger, _Mapping]] = ..., scene_update: _Optional[_Union[SceneUpdate, _Mapping]] = ..., action_result: _Optional[_Union[ActionResult, _Mapping]] = ..., playback_progress: _Optional[_Union[PlaybackProgress, _Mapping]] = ..., interrupt: _Optional[_Union[Interrupt, _Mapping]] = ..., game_time: _Optional[_Union[GameTime, _Mapping]] = ...) -> None: ...
 
 class AudioFormat(_message.Message):
     __slots__ = ("sample_rate_hz", "channels", "encoding")
@@ -182,7 +184,7 @@ class EndpointingOptions(_message.Message):
     def __init__(self, end_of_speech_silence_ms: _Optional[int] = ..., push_to_talk_only: _Optional[bool] = ...) -> None: ...
 
 class SessionStart(_message.Message):
-    __slots__ = ("character_id", "player_id", "input_audio", "output_audio", "visemes", "language", "scene", "resume_session_id", "endpointing", "greet", "metadata", "text_only", "unpaced_audio")
+    __slots__ = ("character_id", "player_id", "input_audio", "output_audio", "visemes", "language", "scene", "resume_session_id", "endpointing", "greet", "metadata", "text_only", "unpaced_audio", "game_time_hours")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -203,6 +205,7 @@ class SessionStart(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     TEXT_ONLY_FIELD_NUMBER: _ClassVar[int]
     UNPACED_AUDIO_FIELD_NUMBER: _ClassVar[int]
+    GAME_TIME_HOURS_FIELD_NUMBER: _ClassVar[int]
     character_id: str
     player_id: str
     input_audio: AudioFormat
@@ -216,7 +219,8 @@ class SessionStart(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     text_only: bool
     unpaced_audio: bool
-    def __init__(self, character_id: _Optional[str] = ..., player_id: _Optional[str] = ..., input_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., language: _Optional[str] = ..., scene: _Optional[_Union[SceneSnapshot, _Mapping]] = ..., resume_session_id: _Optional[str] = ..., endpointing: _Optional[_Union[EndpointingOptions, _Mapping]] = ..., greet: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text_only: _Optional[bool] = ..., unpaced_audio: _Optional[bool] = ...) -> None: ...
+    game_time_hours: float
+    def __init__(self, character_id: _Optional[str] = ..., player_id: _Optional[str] = ..., input_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., language: _Optional[str] = ..., scene: _Optional[_Union[SceneSnapshot, _Mapping]] = ..., resume_session_id: _Optional[str] = ..., endpointing: _Optional[_Union[EndpointingOptions, _Mapping]] = ..., greet: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text_only: _Optional[bool] = ..., unpaced_audio: _Optional[bool] = ..., game_time_hours: _Optional[float] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("pcm",)
@@ -351,6 +355,12 @@ class PlaybackProgress(_message.Message):
     played_ms: int
     finished: bool
     def __init__(self, turn_id: _Optional[str] = ..., played_ms: _Optional[int] = ..., finished: _Optional[bool] = ...) -> None: ...
+
+class GameTime(_message.Message):
+    __slots__ = ("hours",)
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    hours: float
+    def __init__(self, hours: _Optional[float] = ...) -> None: ...
 
 class Interrupt(_message.Message):
     __slots__ = ("turn_id",)
@@ -572,6 +582,20 @@ class Error(_message.Message):
     session_alive: bool
     turn_id: str
     def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., session_alive: _Optional[bool] = ..., turn_id: _Optional[str] = ...) -> None: ...
+
+class ForgetPlayerRequest(_message.Message):
+    __slots__ = ("player_id", "character_id")
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHARACTER_ID_FIELD_NUMBER: _ClassVar[int]
+    player_id: str
+    character_id: str
+    def __init__(self, player_id: _Optional[str] = ..., character_id: _Optional[str] = ...) -> None: ...
+
+class ForgetPlayerResponse(_message.Message):
+    __slots__ = ("removed",)
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    removed: int
+    def __init__(self, removed: _Optional[int] = ...) -> None: ...
 
 class ListCharactersRequest(_message.Message):
     __slots__ = ()

@@ -55,6 +55,11 @@ class NpcServiceStub:
                 request_serializer=npc_dot_v1_dot_npc__pb2.RunSceneRequest.SerializeToString,
                 response_deserializer=npc_dot_v1_dot_npc__pb2.SceneEvent.FromString,
                 _registered_method=True)
+        self.ForgetPlayer = channel.unary_unary(
+                '/npc.v1.NpcService/ForgetPlayer',
+                request_serializer=npc_dot_v1_dot_npc__pb2.ForgetPlayerRequest.SerializeToString,
+                response_deserializer=npc_dot_v1_dot_npc__pb2.ForgetPlayerResponse.FromString,
+                _registered_method=True)
 
 
 class NpcServiceServicer:
@@ -89,6 +94,15 @@ class NpcServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForgetPlayer(self, request, context):
+        """Privacy: erase everything the server remembers about a player (memories,
+        conversation history, relationship and emotion state), for one character
+        or all. For game backends handling account deletion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NpcServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +125,11 @@ def add_NpcServiceServicer_to_server(servicer, server):
                     servicer.RunScene,
                     request_deserializer=npc_dot_v1_dot_npc__pb2.RunSceneRequest.FromString,
                     response_serializer=npc_dot_v1_dot_npc__pb2.SceneEvent.SerializeToString,
+            ),
+            'ForgetPlayer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetPlayer,
+                    request_deserializer=npc_dot_v1_dot_npc__pb2.ForgetPlayerRequest.FromString,
+                    response_serializer=npc_dot_v1_dot_npc__pb2.ForgetPlayerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -221,6 +240,33 @@ class NpcService:
             '/npc.v1.NpcService/RunScene',
             npc_dot_v1_dot_npc__pb2.RunSceneRequest.SerializeToString,
             npc_dot_v1_dot_npc__pb2.SceneEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetPlayer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/npc.v1.NpcService/ForgetPlayer',
+            npc_dot_v1_dot_npc__pb2.ForgetPlayerRequest.SerializeToString,
+            npc_dot_v1_dot_npc__pb2.ForgetPlayerResponse.FromString,
             options,
             channel_credentials,
             insecure,
