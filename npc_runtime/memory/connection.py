@@ -1,0 +1,89 @@
+"""The Redis client: a configured URL, or the embedded server.
+
+Calls fail fast instead of retrying: a turn must not wait seconds for a Redis
+that is down. The memory service decides what to do on failure (skip recall,
+queue writes).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from ..config import MemorySettings, Settings
+from .redis_server import EmbeddedRedis, check_version, parse_redis_version
+
+Redis = aioredis.Redis
+
+
+def configured_url(memory: MemorySettings) -> str:
+    """memory.redis_url (NPC_MEMORY__REDIS_URL), else NPC_REDIS_URL, else '' (embedded)."""
+    url = memory.redis_url or os.environ.get("NPC_REDIS_URL", "")
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(
+            f"NPC_REDIS_URL={url!r}: must start with redis://, rediss:// or unix://, "
+            "e.g. redis://localhost:6379/0"
+        )
+    return url
+
+
+def client(url: str, memory: MemorySettings) -> Redis:
+    kwargs: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_timeout": memory.op_timeout_s,
+        "socket_connect_timeout": memory.connect_timeout_s,
+        "retry": Retry(NoBackoff(), 0),
+        "protocol": 2,
+    }
+    r: Redis = aioredis.Redis.from_url(url, **kwargs)
+    return r
+
+
+async def check_server(r: Redis, where: str) -> None:
+    """Raise RedisServerError unless the server has vector sets (Redis 8+)."""
+    info = await r.info("server")
+    check_version(parse_redis_version(f"redis_version:{info.get('redis_version', '')}"), where)
+
+
+@dataclass
+class Connection:
+    """A Redis client and, when the runtime started one, its embedded server."""
+
+    redis: Redis
+    url: str
+    embedded: EmbeddedRedis | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, *, fresh: bool = False) -> Connection:
+        """Connect to the configured URL or start/reuse the embedded server (blocking)."""
+        url = configured_url(settings.memory)
+        embedded = None
+        if not url:
+            embedded = EmbeddedRedis.start(
+                settings.data_dir / "redis", settings.memory.redis_server, fresh=fresh
+            )
+            url = embedded.url
+        return cls(client(url, settings.memory), url, embedded)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        if self.embedded is not None:
+            self.embedded.stop()
+
+
+async def call(r: Redis, *args: Any) -> Any:
+    """One command; typed loosely on purpose (replies are decoded str, lists or dicts)."""
+    return await r.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def as_str_dict(raw: Any) -> dict[str, str]:
+    """A hash reply as a dict, whether it came back as a dict or a flat [k, v, ...] list."""
+    if isinstance(raw, dict):
+        return {str(k): str(v) for k, v in raw.items()}
+    it = iter(raw or [])
+    return {str(k): str(v) for k, v in zip(it, it, strict=False)}

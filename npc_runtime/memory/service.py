@@ -1,0 +1,475 @@
+"""The memory service a session talks to: recall before a turn, remember after it.
+
+Faults are contained here. When Redis cannot be reached, recall answers at
+once with ok=False (the turn goes on without memories), writes wait in a
+bounded queue, and a background task pings Redis every retry interval and
+writes the queue out, oldest first, when it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..characters import Character
+from ..config import Settings
+from . import episodic, history, keys, privacy, relationship
+from .connection import Connection, Redis, as_str_dict, check_server
+from .embedders import AsyncEmbedder, Embedder, make_embedder
+from .knowledge import Hit, IngestReport, KnowledgeBase, collections_of
+from .meta import IndexMismatch, check_meta
+from .recall import Recall, render
+from .relationship import Relationship
+from .scoring import Weights, importance_of, rank
+from .vectors import Command, parse_vsim
+from .write_queue import WriteQueue
+
+log = logging.getLogger(__name__)
+
+Reflect = Callable[[str], Awaitable[str]]
+# Failures that mean "Redis is not there" (as opposed to a refused command).
+_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
+REFLECTION_IMPORTANCE = 8.0
+_REFLECT_PROMPT = (
+    "You are {name}. These are your latest memories of one person you talk to:\n{memories}\n\n"
+    "In one short first-person sentence (at most 25 words), write the most important "
+    "conclusion you draw about this person or how you feel about them. Only the sentence."
+)
+
+
+@dataclass
+class MemoryStats:
+    recall_failures: int = 0  # recalls that went without Redis
+    write_failures: int = 0  # writes that had to be queued
+    reflections: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def _cid(character: Character | str) -> str:
+    return character if isinstance(character, str) else character.id
+
+
+class Memory:
+    """Knowledge, episodic memory, history and relationships of every character."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        connection: Connection,
+        embedder: AsyncEmbedder,
+        *,
+        reflect: Reflect | None = None,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.memory
+        self.connection = connection
+        self.embedder = embedder
+        # async (prompt) -> text, the LLM; without it no reflections are written.
+        self.reflect = reflect
+        self.kb = KnowledgeBase(connection.redis, embedder, self.cfg.chunk_tokens)
+        self.stats = MemoryStats()
+        self.queue = WriteQueue(self.cfg.write_queue_max)
+        self.weights = Weights(
+            self.cfg.weight_recency,
+            self.cfg.weight_importance,
+            self.cfg.weight_relevance,
+            self.cfg.recency_decay_per_hour,
+        )
+        self._down = False
+        self._meta_checked = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._keeper: asyncio.Task[None] | None = None
+
+    # --- life cycle -------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        reflect: Reflect | None = None,
+    ) -> Memory:
+        """Connect (or start the embedded Redis); a Redis that is down is retried later."""
+        conn = await asyncio.to_thread(Connection.open, settings)
+        mem = cls(
+            settings,
+            conn,
+            AsyncEmbedder(embedder or make_embedder(settings.memory)),
+            reflect=reflect,
+        )
+        try:
+            await check_server(conn.redis, conn.url)
+            await mem._check_memory_meta()
+        except _DOWN as e:
+            mem._mark_down(e, "open")
+        except BaseException:
+            await mem.close()
+            raise
+        mem._keeper = asyncio.create_task(mem._keep(), name="memory-keeper")
+        return mem
+
+    @property
+    def redis(self) -> Redis:
+        return self.connection.redis
+
+    @property
+    def available(self) -> bool:
+        return not self._down
+
+    async def close(self) -> None:
+        """Finish reflections, write what is queued if Redis is back, stop what we started."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.wait_idle(), 5.0)
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        if len(self.queue):
+            log.warning("memory closed with %d writes unwritten (Redis down)", len(self.queue))
+        await self.connection.close()
+        self.embedder.close()
+
+    async def wait_idle(self) -> None:
+        """Until background reflections are done and the write queue is empty (or Redis down)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if len(self.queue) and not self._down:
+            await self._flush()
+
+    # --- recall -----------------------------------------------------------------
+
+    async def recall(
+        self,
+        character: Character,
+        player_id: str,
+        query: str,
+        *,
+        game_time_h: float | None = None,
+        budget_tokens: int = 300,
+    ) -> Recall:
+        if self._down:
+            self.stats.recall_failures += 1
+            return Recall(ok=False)
+        t0 = time.perf_counter()
+        qv = await self.embedder.query(query)
+        t1 = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(
+                self._search(character, player_id, qv, game_time_h, budget_tokens),
+                self.cfg.op_timeout_s * 2,
+            )
+        except _DOWN as e:
+            self._mark_down(e, "recall")
+            self.stats.recall_failures += 1
+            return Recall(ok=False, embed_ms=(t1 - t0) * 1000)
+        except RedisError as e:
+            # A refused command (wrong key type, ...): this turn goes without, Redis is fine.
+            log.error("recall failed: %s", e)
+            self.stats.recall_failures += 1
+            return Recall(ok=False, embed_ms=(t1 - t0) * 1000)
+        result.embed_ms = (t1 - t0) * 1000
+        result.search_ms = (time.perf_counter() - t1) * 1000
+        return result
+
+    async def _search(
+        self,
+        character: Character,
+        player_id: str,
+        qv: np.ndarray,
+        game_time_h: float | None,
+        budget_tokens: int,
+    ) -> Recall:
+        """Knowledge and memories for a query vector (the embedding is the caller's)."""
+        collections = [c for c, _ in collections_of(character, self.settings.characters_dir)]
+        cmds = episodic.recall_commands(
+            character.id, player_id, qv, self.cfg.memory_candidates, self.cfg.recent_memories
+        )
+        kb_result, (vsim_reply, recent_raw) = await asyncio.gather(
+            self._knowledge(collections, qv), self._run(cmds, transaction=False)
+        )
+        now = time.time()
+        candidates = episodic.candidates(parse_vsim(vsim_reply), recent_raw, qv)
+        ranked = rank(candidates, self.weights, now, game_time_h)
+        text, hits, memories = render(
+            kb_result,
+            ranked,
+            budget_tokens=budget_tokens,
+            knowledge_share=self.cfg.knowledge_share,
+            now_wall=now,
+            now_game_h=game_time_h,
+        )
+        return Recall(text=text, knowledge=hits, memories=memories)
+
+    async def _knowledge(self, collections: list[str], qv: np.ndarray) -> list[Hit]:
+        try:
+            hits = await self.kb.search(collections, qv, self.cfg.knowledge_hits)
+            return [h for h in hits if h.score >= self.cfg.knowledge_min_score]
+        except IndexMismatch as e:
+            # Loud in the log, but a stale index must not stop the character talking.
+            log.error("%s", e)
+            return []
+
+    async def search_knowledge(self, character: Character, query: str, count: int) -> list[Hit]:
+        """Knowledge hits for a question (as `kb search` prints them); raises if Redis is down."""
+        collections = [c for c, _ in collections_of(character, self.settings.characters_dir)]
+        return await self.kb.search(collections, await self.embedder.query(query), count)
+
+    async def ingest(
+        self,
+        character: Character,
+        *,
+        rebuild: bool = False,
+        progress: Callable[[str, str], None] | None = None,
+    ) -> list[IngestReport]:
+        """Ingest a character's knowledge folder and the shared lore it lists (idempotent)."""
+        return [
+            await self.kb.ingest(name, folder, rebuild=rebuild, progress=progress)
+            for name, folder in collections_of(character, self.settings.characters_dir)
+        ]
+
+    # --- remember ---------------------------------------------------------------
+
+    async def remember_turn(
+        self,
+        character: Character | str,
+        player_id: str,
+        *,
+        player_text: str,
+        heard_text: str,
+        actions: list[str] | None = None,
+        emotion: str = "neutral",
+        game_time_h: float | None = None,
+        importance: float | None = None,
+        add_history: bool = False,
+    ) -> None:
+        """One turn as an episodic memory: what the player said and what they actually heard.
+
+        add_history=True also appends both lines to the conversation history.
+        """
+        acts = actions or []
+        parts = []
+        if player_text.strip():
+            parts.append(f'The player said: "{player_text.strip()}"')
+        if heard_text.strip():
+            parts.append(f'I answered: "{heard_text.strip()}"')
+        if acts:
+            parts.append(f"I did: {', '.join(acts)}.")
+        if not parts:
+            return
+        text = " ".join(parts)
+        imp = importance if importance is not None else importance_of(text, emotion, len(acts))
+        extra: list[Command] = []
+        if add_history:
+            cid, cap = _cid(character), self.cfg.history_max
+            if player_text.strip():
+                extra += history.append_commands(cid, player_id, "player", player_text, cap)
+            if heard_text.strip():
+                extra += history.append_commands(cid, player_id, "npc", heard_text, cap)
+        await self._remember(character, player_id, text, imp, "turn", game_time_h, extra)
+
+    async def remember_event(
+        self,
+        character: Character | str,
+        player_id: str,
+        text: str,
+        *,
+        importance: float,
+        game_time_h: float | None = None,
+    ) -> None:
+        """Something that happened (a game trigger), with importance 1-10."""
+        await self._remember(character, player_id, text, importance, "event", game_time_h, [])
+
+    async def _remember(
+        self,
+        character: Character | str,
+        player_id: str,
+        text: str,
+        importance: float,
+        kind: str,
+        game_time_h: float | None,
+        extra: list[Command],
+    ) -> None:
+        now = time.time()
+        record = episodic.MemoryRecord(
+            episodic.new_id(now), text, max(1.0, min(10.0, importance)), now, game_time_h, kind
+        )
+        vector = (await self.embedder.passages([text]))[0]
+        cid = _cid(character)
+        cmds = episodic.add_commands(cid, player_id, record, vector, self.cfg.recent_memories)
+        if kind == "reflection":
+            cmds = cmds[:-1]  # reflections do not count towards the next reflection
+        results = await self._write([*cmds, *extra])
+        if kind != "reflection" and results is not None and self.reflect is not None:
+            since = float(results[len(cmds) - 1])
+            if since >= self.cfg.reflection_threshold:
+                await self._write([("HSET", keys.reflection(cid, player_id), "since", 0)])
+                name = character if isinstance(character, str) else character.name
+                self._spawn(self._reflect(cid, name, player_id, game_time_h))
+
+    async def _reflect(
+        self, character_id: str, name: str, player_id: str, game_time_h: float | None
+    ) -> None:
+        assert self.reflect is not None
+        raw = await self._run([("LRANGE", keys.recent(character_id, player_id), 0, 19)])
+        records = [r for r in episodic.recent_records(raw[0]) if r.kind != "reflection"]
+        if not records:
+            return
+        lines = "\n".join(f"- {r.text}" for r in reversed(records))
+        insight = (await self.reflect(_REFLECT_PROMPT.format(name=name, memories=lines))).strip()
+        if insight:
+            self.stats.reflections += 1
+            await self._remember(
+                character_id,
+                player_id,
+                insight[:400],
+                REFLECTION_IMPORTANCE,
+                "reflection",
+                game_time_h,
+                [],
+            )
+
+    # --- history and relationship ---------------------------------------------------
+
+    async def history(self, character_id: str, player_id: str) -> list[tuple[str, str]]:
+        """(role "player"/"npc", text), oldest first; [] when Redis is down."""
+        if self._down:
+            return []
+        try:
+            raw = await self._run([("LRANGE", keys.history(character_id, player_id), 0, -1)])
+        except _DOWN as e:
+            self._mark_down(e, "history")
+            return []
+        return history.parse(raw[0])
+
+    async def append_history(self, character_id: str, player_id: str, role: str, text: str) -> None:
+        cmds = history.append_commands(character_id, player_id, role, text, self.cfg.history_max)
+        await self._write(cmds)
+
+    async def relationship(self, character_id: str, player_id: str) -> Relationship:
+        """The stored state, or neutral defaults when none (or Redis is down)."""
+        if not self._down:
+            try:
+                raw = await self._run([("HGETALL", keys.relationship(character_id, player_id))])
+                stored = relationship.parse(as_str_dict(raw[0]))
+                if stored is not None:
+                    return stored
+            except _DOWN as e:
+                self._mark_down(e, "relationship")
+        return relationship.default()
+
+    async def set_relationship(
+        self, character_id: str, player_id: str, **values: float | str
+    ) -> None:
+        """Update any of trust, affinity, emotion, intensity (updated_at is stamped)."""
+        await self._write(relationship.set_commands(character_id, player_id, **values))
+
+    # --- privacy --------------------------------------------------------------------
+
+    async def forget_player(self, player_id: str, character_id: str | None = None) -> int:
+        """Delete everything stored about the player; returns the number of keys removed."""
+        self.queue.drop_player(player_id, character_id)
+        return await privacy.forget(self.redis, player_id, character_id)
+
+    async def export_player(
+        self, player_id: str, character_id: str | None = None
+    ) -> dict[str, Any]:
+        return await privacy.export(self.redis, player_id, character_id)
+
+    # --- Redis access and faults ------------------------------------------------------
+
+    async def _run(self, cmds: list[Command], *, transaction: bool = True) -> list[Any]:
+        async with self.redis.pipeline(transaction=transaction) as pipe:
+            for cmd in cmds:
+                pipe.execute_command(*cmd)
+            result: list[Any] = await pipe.execute()
+            return result
+
+    async def _write(self, cmds: list[Command]) -> list[Any] | None:
+        """Run `cmds` atomically, or queue them if Redis is down; None when queued."""
+        if self._down or len(self.queue):
+            # Behind queued writes: keep the order a reader would expect.
+            self.queue.put(cmds)
+            self.stats.write_failures += 1
+            return None
+        try:
+            return await self._run(cmds)
+        except _DOWN as e:
+            self._mark_down(e, "write")
+            self.queue.put(cmds)
+            self.stats.write_failures += 1
+            return None
+
+    def _mark_down(self, error: BaseException, during: str) -> None:
+        if not self._down:
+            log.warning(
+                "redis unreachable during %s (%s); turns go on without memory, writes are "
+                "queued until it returns",
+                during,
+                str(error) or type(error).__name__,
+            )
+        self._down = True
+
+    async def _flush(self) -> None:
+        n = await self.queue.flush(self.redis)
+        if n:
+            log.info("wrote %d queued memory writes", n)
+
+    async def _check_memory_meta(self) -> None:
+        if self._meta_checked:
+            return
+        await check_meta(
+            self.redis,
+            keys.MEMORY_META,
+            self.embedder.name,
+            await self.embedder.dim(),
+            what="the stored episodic memories",
+            fix="set memory.embedder back to that model, or remove the old memories with "
+            "'npc-runtime memory forget --player P' for each player",
+            record=True,
+        )
+        self._meta_checked = True
+
+    async def _keep(self) -> None:
+        """Background: while Redis is down, ping it; when it answers, write the queue out."""
+        while True:
+            await asyncio.sleep(self.cfg.retry_interval_s)
+            if not self._down and not len(self.queue):
+                continue
+            try:
+                await self.redis.ping()  # type: ignore[misc]
+                await self._check_memory_meta()
+                self._down = False
+                await self._flush()
+                log.warning("redis is back; memory works again")
+            except _DOWN:
+                self._down = True
+            except IndexMismatch as e:
+                log.error("%s", e)
+            except Exception:
+                log.exception("memory keeper failed; retrying")
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except _DOWN as e:
+                self._mark_down(e, "reflection")
+            except Exception:
+                log.exception("reflection failed")
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
