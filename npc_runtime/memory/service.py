@@ -153,13 +153,18 @@ class Memory:
 
     async def recall(
         self,
-        character: Character,
+        character: Character | str,
         player_id: str,
         query: str,
         *,
         game_time_h: float | None = None,
         budget_tokens: int = 300,
     ) -> Recall:
+        """Knowledge and memories for `query`, as a prompt section under `budget_tokens`.
+
+        A character id instead of a Character reads its own knowledge only (the
+        shared lore it lists is in its character file).
+        """
         if self._down:
             self.stats.recall_failures += 1
             return Recall(ok=False)
@@ -186,16 +191,16 @@ class Memory:
 
     async def _search(
         self,
-        character: Character,
+        character: Character | str,
         player_id: str,
         qv: np.ndarray,
         game_time_h: float | None,
         budget_tokens: int,
     ) -> Recall:
         """Knowledge and memories for a query vector (the embedding is the caller's)."""
-        collections = [c for c, _ in collections_of(character, self.settings.characters_dir)]
+        collections = self._collections(character)
         cmds = episodic.recall_commands(
-            character.id, player_id, qv, self.cfg.memory_candidates, self.cfg.recent_memories
+            _cid(character), player_id, qv, self.cfg.memory_candidates, self.cfg.recent_memories
         )
         kb_result, (vsim_reply, recent_raw) = await asyncio.gather(
             self._knowledge(collections, qv), self._run(cmds, transaction=False)
@@ -224,8 +229,13 @@ class Memory:
 
     async def search_knowledge(self, character: Character, query: str, count: int) -> list[Hit]:
         """Knowledge hits for a question (as `kb search` prints them); raises if Redis is down."""
-        collections = [c for c, _ in collections_of(character, self.settings.characters_dir)]
-        return await self.kb.search(collections, await self.embedder.query(query), count)
+        qv = await self.embedder.query(query)
+        return await self.kb.search(self._collections(character), qv, count)
+
+    def _collections(self, character: Character | str) -> list[str]:
+        if isinstance(character, str):
+            return [keys.character_collection(character)]
+        return [c for c, _ in collections_of(character, self.settings.characters_dir)]
 
     async def ingest(
         self,
