@@ -350,6 +350,21 @@ async def test_history_resumes_from_another_instance_and_stays_capped(data_dir: 
         await b.close()
 
 
+async def test_a_remembered_turn_can_also_go_into_history(data_dir: Path) -> None:
+    memory = await Memory.open(settings_for(data_dir, db=1), embedder=HashEmbedder())
+    try:
+        await memory.remember_turn(
+            "jin", "both", player_text="Hi Jin.", heard_text="Sit, kid.", add_history=True
+        )
+        await memory.remember_turn("jin", "both", player_text="Only memory.", heard_text="Ok.")
+        assert await memory.history("jin", "both") == [("player", "Hi Jin."), ("npc", "Sit, kid.")]
+        data = await memory.export_player("both")
+        assert len(data["characters"]["jin"]["memories"]) == 2
+    finally:
+        await memory.forget_player("both")
+        await memory.close()
+
+
 async def test_relationship_state_round_trips(data_dir: Path) -> None:
     memory = await Memory.open(settings_for(data_dir, db=1), embedder=HashEmbedder())
     try:

@@ -28,7 +28,7 @@ import numpy as np
 from ..characters import CharacterStore
 from ..config import load_settings
 from . import episodic
-from .connection import Connection, call, client
+from .connection import Connection, call
 from .embedders import AsyncEmbedder, make_embedder
 from .redis_server import EmbeddedRedis
 from .service import Memory
@@ -100,7 +100,9 @@ async def run_memory_bench(args: argparse.Namespace) -> int:
     jin = CharacterStore.load(settings.characters_dir).get("jin")
     print(f"… starting a throwaway redis-server in {folder}", file=sys.stderr)
     server = await asyncio.to_thread(EmbeddedRedis.start, folder / "redis", "", 15.0, True)
-    conn = Connection(client(server.url, settings.memory), server.url, server)
+    # Store batches are big: the bench's client waits as long as the bulk one does.
+    patient = settings.memory.model_copy(update={"op_timeout_s": 30.0})
+    conn = Connection.to(server.url, patient, server)
     embedder = AsyncEmbedder(make_embedder(settings.memory))
     memory = Memory(settings, conn, embedder)
     try:

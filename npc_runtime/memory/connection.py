@@ -32,10 +32,15 @@ def configured_url(memory: MemorySettings) -> str:
     return url
 
 
-def client(url: str, memory: MemorySettings) -> Redis:
+# Ingest, export and forget may move thousands of commands in one call; they are
+# not on a turn's path, so they get a client of their own with a patient timeout.
+BULK_TIMEOUT_S = 60.0
+
+
+def client(url: str, memory: MemorySettings, timeout_s: float | None = None) -> Redis:
     kwargs: dict[str, Any] = {
         "decode_responses": True,
-        "socket_timeout": memory.op_timeout_s,
+        "socket_timeout": timeout_s or memory.op_timeout_s,
         "socket_connect_timeout": memory.connect_timeout_s,
         "retry": Retry(NoBackoff(), 0),
         "protocol": 2,
@@ -54,7 +59,8 @@ async def check_server(r: Redis, where: str) -> None:
 class Connection:
     """A Redis client and, when the runtime started one, its embedded server."""
 
-    redis: Redis
+    redis: Redis  # for turns: fails fast
+    bulk: Redis  # for ingest, export, forget: waits
     url: str
     embedded: EmbeddedRedis | None = None
 
@@ -68,10 +74,17 @@ class Connection:
                 settings.data_dir / "redis", settings.memory.redis_server, fresh=fresh
             )
             url = embedded.url
-        return cls(client(url, settings.memory), url, embedded)
+        return cls.to(url, settings.memory, embedded)
+
+    @classmethod
+    def to(
+        cls, url: str, memory: MemorySettings, embedded: EmbeddedRedis | None = None
+    ) -> Connection:
+        return cls(client(url, memory), client(url, memory, BULK_TIMEOUT_S), url, embedded)
 
     async def close(self) -> None:
         await self.redis.aclose()
+        await self.bulk.aclose()
         if self.embedded is not None:
             self.embedded.stop()
 

@@ -2,13 +2,13 @@
 
 A memory lives in the pair's vector set (text, importance and times as the
 element's attributes, so VSIM returns everything in one reply) and, while it
-is among the newest, in a capped list carrying a float16 copy of its vector:
-recency candidates then need no second lookup to be scored for relevance.
+is among the newest, in a capped list too, so recency needs no scan. A recent
+memory that is not among the nearest gets the lowest relevance VSIM returned:
+its true relevance is no higher, and looking it up would cost a round trip.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from dataclasses import dataclass
@@ -75,7 +75,6 @@ def add_commands(
 ) -> list[Command]:
     """VADD to the vector set, push on the recent list, add to the reflection sum."""
     recent = dict(record.attrs(), id=record.id)
-    recent["v"] = base64.b64encode(np.asarray(vector, dtype="<f2").tobytes()).decode()
     cmds: list[Command] = [
         vadd(keys.memories(character_id, player_id), vector, record.id, record.attrs())
     ]
@@ -106,19 +105,17 @@ def recall_commands(
 
 
 def candidates(
-    vsim_rows: list[tuple[str, float, dict[str, Any]]], recent_raw: list[str], query: np.ndarray
+    vsim_rows: list[tuple[str, float, dict[str, Any]]], recent_raw: list[str]
 ) -> list[Candidate]:
     """Nearest and newest memories, each once, with its relevance to the question."""
     out: dict[str, Candidate] = {}
     for element, score, attrs in vsim_rows:
         out[element] = MemoryRecord.from_attrs(element, attrs).candidate(score)
+    floor = min((c.relevance for c in out.values()), default=0.0)
     for raw in recent_raw:
         a = json.loads(raw)
-        if a["id"] in out:
-            continue
-        v = np.frombuffer(base64.b64decode(a["v"]), dtype="<f2").astype(np.float32)
-        relevance = float(v @ query) if v.shape == query.shape else 0.0
-        out[a["id"]] = MemoryRecord.from_attrs(a["id"], a).candidate(relevance)
+        if a["id"] not in out:
+            out[a["id"]] = MemoryRecord.from_attrs(a["id"], a).candidate(floor)
     return list(out.values())
 
 

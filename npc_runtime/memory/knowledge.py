@@ -12,9 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from ..characters import Character
 from . import keys
@@ -22,11 +26,12 @@ from .chunking import chunk_markdown
 from .connection import Redis, as_str_dict, call
 from .embedders import AsyncEmbedder
 from .meta import check_meta
-from .vectors import parse_vsim, vadd, vsim
+from .vectors import Command, parse_vsim, vadd, vsim
 
 log = logging.getLogger(__name__)
 
 DOC_SUFFIXES = (".md", ".markdown", ".txt")
+_ABSENT_TTL_S = 10.0
 SHARED_FOLDER = "_shared"
 
 
@@ -76,16 +81,24 @@ def _rebuild_hint(collection: str) -> str:
 
 
 class KnowledgeBase:
-    def __init__(self, redis: Redis, embedder: AsyncEmbedder, chunk_tokens: int) -> None:
-        self.redis = redis
+    def __init__(
+        self, redis: Redis, embedder: AsyncEmbedder, chunk_tokens: int, bulk: Redis | None = None
+    ) -> None:
+        self.redis = redis  # searches: fail fast
+        self.bulk = bulk or redis  # ingest: may take a while
         self.embedder = embedder
         self.chunk_tokens = chunk_tokens
         # Collections whose recorded embedder matched; checked once per process.
         self._checked: set[str] = set()
+        # Collections found empty, and when: looked at again after _ABSENT_TTL_S, so an
+        # ingest by another process is noticed without a lookup on every turn.
+        self._absent: dict[str, float] = {}
 
     async def _check(self, collection: str, *, record: bool) -> bool:
         if collection in self._checked:
             return True
+        if not record and time.monotonic() - self._absent.get(collection, -1e9) < _ABSENT_TTL_S:
+            return False
         ok = await check_meta(
             self.redis,
             keys.kb_meta(collection),
@@ -97,10 +110,13 @@ class KnowledgeBase:
         )
         if ok:
             self._checked.add(collection)
+            self._absent.pop(collection, None)
+        else:
+            self._absent[collection] = time.monotonic()
         return ok
 
     async def drop(self, collection: str) -> None:
-        await self.redis.delete(
+        await self.bulk.delete(
             keys.kb_vectors(collection), keys.kb_documents(collection), keys.kb_meta(collection)
         )
         self._checked.discard(collection)
@@ -123,12 +139,12 @@ class KnowledgeBase:
         await self._check(collection, record=True)
         report = IngestReport(collection)
         docs = documents_in(folder)
-        stored_raw = as_str_dict(await call(self.redis, "HGETALL", keys.kb_documents(collection)))
+        stored_raw = as_str_dict(await call(self.bulk, "HGETALL", keys.kb_documents(collection)))
         stored = {src: json.loads(v) for src, v in stored_raw.items()}
         vec_key = keys.kb_vectors(collection)
 
         for source in sorted(set(stored) - set(docs)):
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self.bulk.pipeline(transaction=True) as pipe:
                 for i in range(int(stored[source]["chunks"])):
                     pipe.execute_command("VREM", vec_key, f"{source}#{i}")
                 pipe.hdel(keys.kb_documents(collection), source)
@@ -147,7 +163,7 @@ class KnowledgeBase:
                 continue
             chunks = chunk_markdown(text, self.chunk_tokens)
             vectors = await self.embedder.passages([c.embed_text() for c in chunks])
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self.bulk.pipeline(transaction=True) as pipe:
                 for i in range(int(old["chunks"]) if old else 0):
                     pipe.execute_command("VREM", vec_key, f"{source}#{i}")
                 for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
@@ -165,18 +181,18 @@ class KnowledgeBase:
                 progress(source, "replaced" if old else "added")
         return report
 
-    async def search(self, collections: list[str], vector: object, count: int) -> list[Hit]:
-        """The `count` nearest chunks over `collections`, best first."""
-        import numpy as np
+    async def live(self, collections: list[str]) -> list[str]:
+        """The collections that hold knowledge of this embedder (IndexMismatch if another's)."""
+        return [c for c in collections if await self._check(c, record=False)]
 
-        vec = np.asarray(vector, dtype=np.float32)
-        live = [c for c in collections if await self._check(c, record=False)]
-        if not live or count <= 0:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for c in live:
-                pipe.execute_command(*vsim(keys.kb_vectors(c), vec, count))
-            replies = await pipe.execute()
+    @staticmethod
+    def search_commands(live: list[str], vector: np.ndarray, count: int) -> list[Command]:
+        """VSIMs for `live` collections; to share one round trip with other reads."""
+        return [vsim(keys.kb_vectors(c), vector, count) for c in live] if count > 0 else []
+
+    @staticmethod
+    def hits(live: list[str], replies: list[Any], count: int) -> list[Hit]:
+        """The `count` best hits from the replies to search_commands()."""
         hits = [
             Hit(
                 text=str(attrs.get("text", "")),
@@ -189,6 +205,18 @@ class KnowledgeBase:
         ]
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:count]
+
+    async def search(self, collections: list[str], vector: np.ndarray, count: int) -> list[Hit]:
+        """The `count` nearest chunks over `collections`, best first."""
+        live = await self.live(collections)
+        cmds = self.search_commands(live, vector, count)
+        if not cmds:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cmd in cmds:
+                pipe.execute_command(*cmd)
+            replies = await pipe.execute()
+        return self.hits(live, replies, count)
 
     async def documents(self, collection: str) -> dict[str, int]:
         """source → number of chunks, as stored."""

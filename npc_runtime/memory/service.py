@@ -78,7 +78,9 @@ class Memory:
         self.embedder = embedder
         # async (prompt) -> text, the LLM; without it no reflections are written.
         self.reflect = reflect
-        self.kb = KnowledgeBase(connection.redis, embedder, self.cfg.chunk_tokens)
+        self.kb = KnowledgeBase(
+            connection.redis, embedder, self.cfg.chunk_tokens, bulk=connection.bulk
+        )
         self.stats = MemoryStats()
         self.queue = WriteQueue(self.cfg.write_queue_max)
         self.weights = Weights(
@@ -198,15 +200,21 @@ class Memory:
         budget_tokens: int,
     ) -> Recall:
         """Knowledge and memories for a query vector (the embedding is the caller's)."""
-        collections = self._collections(character)
-        cmds = episodic.recall_commands(
-            _cid(character), player_id, qv, self.cfg.memory_candidates, self.cfg.recent_memories
-        )
-        kb_result, (vsim_reply, recent_raw) = await asyncio.gather(
-            self._knowledge(collections, qv), self._run(cmds, transaction=False)
-        )
+        live = await self._live_knowledge(self._collections(character))
+        k = self.cfg.knowledge_hits
+        cmds = [
+            *self.kb.search_commands(live, qv, k),
+            *episodic.recall_commands(
+                _cid(character), player_id, qv, self.cfg.memory_candidates, self.cfg.recent_memories
+            ),
+        ]
+        # One round trip for knowledge and memories.
+        replies = await self._run(cmds, transaction=False)
+        hits = self.kb.hits(live, replies[:-2], k)
+        kb_result = [h for h in hits if h.score >= self.cfg.knowledge_min_score]
+        vsim_reply, recent_raw = replies[-2:]
         now = time.time()
-        candidates = episodic.candidates(parse_vsim(vsim_reply), recent_raw, qv)
+        candidates = episodic.candidates(parse_vsim(vsim_reply), recent_raw)
         ranked = rank(candidates, self.weights, now, game_time_h)
         text, hits, memories = render(
             kb_result,
@@ -218,10 +226,9 @@ class Memory:
         )
         return Recall(text=text, knowledge=hits, memories=memories)
 
-    async def _knowledge(self, collections: list[str], qv: np.ndarray) -> list[Hit]:
+    async def _live_knowledge(self, collections: list[str]) -> list[str]:
         try:
-            hits = await self.kb.search(collections, qv, self.cfg.knowledge_hits)
-            return [h for h in hits if h.score >= self.cfg.knowledge_min_score]
+            return await self.kb.live(collections)
         except IndexMismatch as e:
             # Loud in the log, but a stale index must not stop the character talking.
             log.error("%s", e)
@@ -281,14 +288,17 @@ class Memory:
             return
         text = " ".join(parts)
         imp = importance if importance is not None else importance_of(text, emotion, len(acts))
-        extra: list[Command] = []
         if add_history:
+            # Written before the (slower) embedding: a reconnect right after the turn
+            # already sees these lines.
+            lines: list[Command] = []
             cid, cap = _cid(character), self.cfg.history_max
             if player_text.strip():
-                extra += history.append_commands(cid, player_id, "player", player_text, cap)
+                lines += history.append_commands(cid, player_id, "player", player_text, cap)
             if heard_text.strip():
-                extra += history.append_commands(cid, player_id, "npc", heard_text, cap)
-        await self._remember(character, player_id, text, imp, "turn", game_time_h, extra)
+                lines += history.append_commands(cid, player_id, "npc", heard_text, cap)
+            await self._write(lines)
+        await self._remember(character, player_id, text, imp, "turn", game_time_h)
 
     async def remember_event(
         self,
@@ -300,7 +310,7 @@ class Memory:
         game_time_h: float | None = None,
     ) -> None:
         """Something that happened (a game trigger), with importance 1-10."""
-        await self._remember(character, player_id, text, importance, "event", game_time_h, [])
+        await self._remember(character, player_id, text, importance, "event", game_time_h)
 
     async def _remember(
         self,
@@ -310,7 +320,6 @@ class Memory:
         importance: float,
         kind: str,
         game_time_h: float | None,
-        extra: list[Command],
     ) -> None:
         now = time.time()
         record = episodic.MemoryRecord(
@@ -321,7 +330,7 @@ class Memory:
         cmds = episodic.add_commands(cid, player_id, record, vector, self.cfg.recent_memories)
         if kind == "reflection":
             cmds = cmds[:-1]  # reflections do not count towards the next reflection
-        results = await self._write([*cmds, *extra])
+        results = await self._write(cmds)
         if kind != "reflection" and results is not None and self.reflect is not None:
             since = float(results[len(cmds) - 1])
             if since >= self.cfg.reflection_threshold:
@@ -348,7 +357,6 @@ class Memory:
                 REFLECTION_IMPORTANCE,
                 "reflection",
                 game_time_h,
-                [],
             )
 
     # --- history and relationship ---------------------------------------------------
@@ -391,12 +399,12 @@ class Memory:
     async def forget_player(self, player_id: str, character_id: str | None = None) -> int:
         """Delete everything stored about the player; returns the number of keys removed."""
         self.queue.drop_player(player_id, character_id)
-        return await privacy.forget(self.redis, player_id, character_id)
+        return await privacy.forget(self.connection.bulk, player_id, character_id)
 
     async def export_player(
         self, player_id: str, character_id: str | None = None
     ) -> dict[str, Any]:
-        return await privacy.export(self.redis, player_id, character_id)
+        return await privacy.export(self.connection.bulk, player_id, character_id)
 
     # --- Redis access and faults ------------------------------------------------------
 
