@@ -46,12 +46,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .embedders import Embedder, EmbedderError, make_embedder
+    from .guard import MemoryStats
     from .knowledge import Hit, IngestReport
     from .meta import IndexMismatch
     from .recall import Recall, RecalledMemory
     from .redis_server import RedisServerError
     from .relationship import Relationship
-    from .service import Memory, MemoryStats, Reflect
+    from .service import Memory, Reflect
 
 # Imported on first use: `npc-runtime --help` should not pay for redis, numpy and httpx.
 _EXPORTS = {
@@ -66,7 +67,7 @@ _EXPORTS = {
     "RedisServerError": "redis_server",
     "Relationship": "relationship",
     "Memory": "service",
-    "MemoryStats": "service",
+    "MemoryStats": "guard",
     "Reflect": "service",
 }
 __all__ = [

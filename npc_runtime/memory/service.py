@@ -1,9 +1,8 @@
 """The memory service a session talks to: recall before a turn, remember after it.
 
-Faults are contained here. When Redis cannot be reached, recall answers at
-once with ok=False (the turn goes on without memories), writes wait in a
-bounded queue, and a background task pings Redis every retry interval and
-writes the queue out, oldest first, when it answers again.
+Faults are contained (see guard.py): when Redis cannot be reached, recall
+answers at once with ok=False and the turn goes on without memories, while
+writes wait in a bounded queue until Redis returns.
 """
 
 from __future__ import annotations
@@ -13,19 +12,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..characters import Character
 from ..config import Settings
 from . import episodic, history, keys, privacy, relationship
 from .connection import Connection, Redis, as_str_dict, check_server
 from .embedders import AsyncEmbedder, Embedder, make_embedder
+from .guard import DOWN, MemoryStats, RedisGuard
 from .knowledge import Hit, IngestReport, KnowledgeBase, collections_of
 from .meta import IndexMismatch, check_meta
 from .recall import Recall, render
@@ -37,24 +34,12 @@ from .write_queue import WriteQueue
 log = logging.getLogger(__name__)
 
 Reflect = Callable[[str], Awaitable[str]]
-# Failures that mean "Redis is not there" (as opposed to a refused command).
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 REFLECTION_IMPORTANCE = 8.0
 _REFLECT_PROMPT = (
     "You are {name}. These are your latest memories of one person you talk to:\n{memories}\n\n"
     "In one short first-person sentence (at most 25 words), write the most important "
     "conclusion you draw about this person or how you feel about them. Only the sentence."
 )
-
-
-@dataclass
-class MemoryStats:
-    recall_failures: int = 0  # recalls that went without Redis
-    write_failures: int = 0  # writes that had to be queued
-    reflections: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dict(vars(self))
 
 
 def _cid(character: Character | str) -> str:
@@ -81,18 +66,17 @@ class Memory:
         self.kb = KnowledgeBase(
             connection.redis, embedder, self.cfg.chunk_tokens, bulk=connection.bulk
         )
-        self.stats = MemoryStats()
-        self.queue = WriteQueue(self.cfg.write_queue_max)
+        self.guard = RedisGuard(
+            connection.redis, self.cfg.write_queue_max, self.cfg.retry_interval_s
+        )
         self.weights = Weights(
             self.cfg.weight_recency,
             self.cfg.weight_importance,
             self.cfg.weight_relevance,
             self.cfg.recency_decay_per_hour,
         )
-        self._down = False
         self._meta_checked = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._keeper: asyncio.Task[None] | None = None
 
     # --- life cycle -------------------------------------------------------------
 
@@ -115,12 +99,12 @@ class Memory:
         try:
             await check_server(conn.redis, conn.url)
             await mem._check_memory_meta()
-        except _DOWN as e:
-            mem._mark_down(e, "open")
+        except DOWN as e:
+            mem.guard.mark_down(e, "open")
         except BaseException:
             await mem.close()
             raise
-        mem._keeper = asyncio.create_task(mem._keep(), name="memory-keeper")
+        mem.guard.start(on_reconnect=mem._check_memory_meta)
         return mem
 
     @property
@@ -129,18 +113,22 @@ class Memory:
 
     @property
     def available(self) -> bool:
-        return not self._down
+        """False while Redis is unreachable (recall skipped, writes queued)."""
+        return not self.guard.down
+
+    @property
+    def stats(self) -> MemoryStats:
+        return self.guard.stats
+
+    @property
+    def queue(self) -> WriteQueue:
+        return self.guard.queue
 
     async def close(self) -> None:
         """Finish reflections, write what is queued if Redis is back, stop what we started."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.wait_idle(), 5.0)
-        if self._keeper is not None:
-            self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
-        if len(self.queue):
-            log.warning("memory closed with %d writes unwritten (Redis down)", len(self.queue))
+        await self.guard.stop()
         await self.connection.close()
         self.embedder.close()
 
@@ -148,8 +136,8 @@ class Memory:
         """Until background reflections are done and the write queue is empty (or Redis down)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if len(self.queue) and not self._down:
-            await self._flush()
+        if len(self.queue) and not self.guard.down:
+            await self.guard.flush()
 
     # --- recall -----------------------------------------------------------------
 
@@ -167,7 +155,7 @@ class Memory:
         A character id instead of a Character reads its own knowledge only (the
         shared lore it lists is in its character file).
         """
-        if self._down:
+        if self.guard.down:
             self.stats.recall_failures += 1
             return Recall(ok=False)
         t0 = time.perf_counter()
@@ -178,8 +166,8 @@ class Memory:
                 self._search(character, player_id, qv, game_time_h, budget_tokens),
                 self.cfg.op_timeout_s * 2,
             )
-        except _DOWN as e:
-            self._mark_down(e, "recall")
+        except DOWN as e:
+            self.guard.mark_down(e, "recall")
             self.stats.recall_failures += 1
             return Recall(ok=False, embed_ms=(t1 - t0) * 1000)
         except RedisError as e:
@@ -209,7 +197,7 @@ class Memory:
             ),
         ]
         # One round trip for knowledge and memories.
-        replies = await self._run(cmds, transaction=False)
+        replies = await self.guard.run(cmds, transaction=False)
         hits = self.kb.hits(live, replies[:-2], k)
         kb_result = [h for h in hits if h.score >= self.cfg.knowledge_min_score]
         vsim_reply, recent_raw = replies[-2:]
@@ -297,7 +285,7 @@ class Memory:
                 lines += history.append_commands(cid, player_id, "player", player_text, cap)
             if heard_text.strip():
                 lines += history.append_commands(cid, player_id, "npc", heard_text, cap)
-            await self._write(lines)
+            await self.guard.write(lines)
         await self._remember(character, player_id, text, imp, "turn", game_time_h)
 
     async def remember_event(
@@ -330,11 +318,11 @@ class Memory:
         cmds = episodic.add_commands(cid, player_id, record, vector, self.cfg.recent_memories)
         if kind == "reflection":
             cmds = cmds[:-1]  # reflections do not count towards the next reflection
-        results = await self._write(cmds)
+        results = await self.guard.write(cmds)
         if kind != "reflection" and results is not None and self.reflect is not None:
             since = float(results[len(cmds) - 1])
             if since >= self.cfg.reflection_threshold:
-                await self._write([("HSET", keys.reflection(cid, player_id), "since", 0)])
+                await self.guard.write([("HSET", keys.reflection(cid, player_id), "since", 0)])
                 name = character if isinstance(character, str) else character.name
                 self._spawn(self._reflect(cid, name, player_id, game_time_h))
 
@@ -342,7 +330,7 @@ class Memory:
         self, character_id: str, name: str, player_id: str, game_time_h: float | None
     ) -> None:
         assert self.reflect is not None
-        raw = await self._run([("LRANGE", keys.recent(character_id, player_id), 0, 19)])
+        raw = await self.guard.run([("LRANGE", keys.recent(character_id, player_id), 0, 19)])
         records = [r for r in episodic.recent_records(raw[0]) if r.kind != "reflection"]
         if not records:
             return
@@ -363,36 +351,38 @@ class Memory:
 
     async def history(self, character_id: str, player_id: str) -> list[tuple[str, str]]:
         """(role "player"/"npc", text), oldest first; [] when Redis is down."""
-        if self._down:
+        if self.guard.down:
             return []
         try:
-            raw = await self._run([("LRANGE", keys.history(character_id, player_id), 0, -1)])
-        except _DOWN as e:
-            self._mark_down(e, "history")
+            raw = await self.guard.run([("LRANGE", keys.history(character_id, player_id), 0, -1)])
+        except DOWN as e:
+            self.guard.mark_down(e, "history")
             return []
         return history.parse(raw[0])
 
     async def append_history(self, character_id: str, player_id: str, role: str, text: str) -> None:
         cmds = history.append_commands(character_id, player_id, role, text, self.cfg.history_max)
-        await self._write(cmds)
+        await self.guard.write(cmds)
 
     async def relationship(self, character_id: str, player_id: str) -> Relationship:
         """The stored state, or neutral defaults when none (or Redis is down)."""
-        if not self._down:
+        if not self.guard.down:
             try:
-                raw = await self._run([("HGETALL", keys.relationship(character_id, player_id))])
+                raw = await self.guard.run(
+                    [("HGETALL", keys.relationship(character_id, player_id))]
+                )
                 stored = relationship.parse(as_str_dict(raw[0]))
                 if stored is not None:
                     return stored
-            except _DOWN as e:
-                self._mark_down(e, "relationship")
+            except DOWN as e:
+                self.guard.mark_down(e, "relationship")
         return relationship.default()
 
     async def set_relationship(
         self, character_id: str, player_id: str, **values: float | str
     ) -> None:
         """Update any of trust, affinity, emotion, intensity (updated_at is stamped)."""
-        await self._write(relationship.set_commands(character_id, player_id, **values))
+        await self.guard.write(relationship.set_commands(character_id, player_id, **values))
 
     # --- privacy --------------------------------------------------------------------
 
@@ -406,44 +396,7 @@ class Memory:
     ) -> dict[str, Any]:
         return await privacy.export(self.connection.bulk, player_id, character_id)
 
-    # --- Redis access and faults ------------------------------------------------------
-
-    async def _run(self, cmds: list[Command], *, transaction: bool = True) -> list[Any]:
-        async with self.redis.pipeline(transaction=transaction) as pipe:
-            for cmd in cmds:
-                pipe.execute_command(*cmd)
-            result: list[Any] = await pipe.execute()
-            return result
-
-    async def _write(self, cmds: list[Command]) -> list[Any] | None:
-        """Run `cmds` atomically, or queue them if Redis is down; None when queued."""
-        if self._down or len(self.queue):
-            # Behind queued writes: keep the order a reader would expect.
-            self.queue.put(cmds)
-            self.stats.write_failures += 1
-            return None
-        try:
-            return await self._run(cmds)
-        except _DOWN as e:
-            self._mark_down(e, "write")
-            self.queue.put(cmds)
-            self.stats.write_failures += 1
-            return None
-
-    def _mark_down(self, error: BaseException, during: str) -> None:
-        if not self._down:
-            log.warning(
-                "redis unreachable during %s (%s); turns go on without memory, writes are "
-                "queued until it returns",
-                during,
-                str(error) or type(error).__name__,
-            )
-        self._down = True
-
-    async def _flush(self) -> None:
-        n = await self.queue.flush(self.redis)
-        if n:
-            log.info("wrote %d queued memory writes", n)
+    # --- internals -------------------------------------------------------------------
 
     async def _check_memory_meta(self) -> None:
         if self._meta_checked:
@@ -460,31 +413,12 @@ class Memory:
         )
         self._meta_checked = True
 
-    async def _keep(self) -> None:
-        """Background: while Redis is down, ping it; when it answers, write the queue out."""
-        while True:
-            await asyncio.sleep(self.cfg.retry_interval_s)
-            if not self._down and not len(self.queue):
-                continue
-            try:
-                await self.redis.ping()  # type: ignore[misc]
-                await self._check_memory_meta()
-                self._down = False
-                await self._flush()
-                log.warning("redis is back; memory works again")
-            except _DOWN:
-                self._down = True
-            except IndexMismatch as e:
-                log.error("%s", e)
-            except Exception:
-                log.exception("memory keeper failed; retrying")
-
     def _spawn(self, coro: Awaitable[None]) -> None:
         async def guarded() -> None:
             try:
                 await coro
-            except _DOWN as e:
-                self._mark_down(e, "reflection")
+            except DOWN as e:
+                self.guard.mark_down(e, "reflection")
             except Exception:
                 log.exception("reflection failed")
 
