@@ -103,5 +103,7 @@ async def test_memory_show_export_and_forget_from_the_command_line(
         assert "forgot player 'cli-p': 5 keys removed" in out
         code, out, _ = await _cli(env, "memory", "show", "--player", "cli-p")
         assert "nothing stored about player 'cli-p'" in out
+        # Each command reused the running server and left it running.
+        assert server._proc is not None and server._proc.poll() is None
     finally:
         server.stop()

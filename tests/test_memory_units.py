@@ -63,6 +63,22 @@ def test_the_bundled_redis_server_is_found() -> None:
     assert Path(found).is_file()
 
 
+def test_redis_urls_must_name_a_scheme_redis_understands(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from npc_runtime.memory.connection import configured_url
+
+    with pytest.raises(ValidationError, match="redis://, rediss:// or unix://"):
+        MemorySettings(redis_url="http://localhost:6379")
+    monkeypatch.setenv("NPC_REDIS_URL", "localhost:6379")
+    with pytest.raises(ValueError, match="NPC_REDIS_URL"):
+        configured_url(MemorySettings())
+    monkeypatch.setenv("NPC_REDIS_URL", "rediss://cache.example:6380/2")
+    assert configured_url(MemorySettings()) == "rediss://cache.example:6380/2"
+    # The setting wins over the plain variable.
+    assert configured_url(MemorySettings(redis_url="unix:///tmp/r.sock")) == "unix:///tmp/r.sock"
+
+
 # --- keys ------------------------------------------------------------------------------
 
 
