@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 EmotionName = Literal["neutral", "joy", "sadness", "anger", "fear", "surprise", "disgust"]
 EMOTIONS: tuple[EmotionName, ...] = (
@@ -72,9 +79,146 @@ class KnowledgeConfig(_Strict):
     shared: list[str] = []
 
 
+# Built-in verbs of the world's action catalogue (npc_runtime/world/catalogue.py
+# gives their parameters, preconditions and effects).
+BUILTIN_VERBS: tuple[str, ...] = (
+    "move_to",
+    "follow",
+    "stop",
+    "pick_up",
+    "put_down",
+    "give",
+    "open",
+    "close",
+    "use",
+    "look_at",
+    "emote",
+    "wait",
+)
+# Sent to the client to cancel a command; no character may declare it.
+RESERVED_VERBS = frozenset({"cancel"})
+# What a node-valued parameter may name: a node kind, or a trait of the node.
+TargetKindName = Literal[
+    "place", "object", "npc", "player", "character", "container", "door", "portable", "any"
+]
+_VERB = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class ActionParam(_Strict):
+    """A parameter of a game-defined verb, sent to the client as a string argument."""
+
+    type: Literal["string", "number", "node"] = "string"
+    description: str = ""
+    required: bool = False
+    # string: the allowed values (empty = any short string).
+    enum: list[str] = []
+    max_length: int = Field(32, ge=1, le=200)
+    # number: the allowed range.
+    minimum: float | None = None
+    maximum: float | None = None
+    # node: what the scene node may be.
+    kinds: list[TargetKindName] = ["any"]
+
+
+class CustomVerb(_Strict):
+    """A game-defined verb: the runtime checks its target and parameters, the game
+    performs it (it has no effect on the scene graph until the game sends an update)."""
+
+    description: str = ""
+    # What the target may be; empty = the verb takes no target.
+    target: list[TargetKindName] = []
+    # The NPC must first walk to the target's place (needs move_to among its verbs).
+    same_place: bool = False
+    params: dict[str, ActionParam] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _param_names(cls, v: dict[str, ActionParam]) -> dict[str, ActionParam]:
+        for name in v:
+            if not _VERB.match(name) or name in ("verb", "target"):
+                raise ValueError(
+                    f"parameter name {name!r}: use lowercase letters, digits and '_', and not "
+                    "'verb' or 'target'"
+                )
+        return v
+
+
+class Guard(_Strict):
+    """A designer's condition on a verb or a target. When a guard matches a step
+    (its verb, and its target or target type if given), every condition must hold
+    or the plan is refused with `reason`. A guard without conditions always refuses."""
+
+    verb: str = "*"
+    # A scene node id the step names as its target or in an argument.
+    target: str = ""
+    # The target node's type, e.g. "key".
+    target_type: str = ""
+    min_trust: float | None = Field(None, ge=-1.0, le=1.0)
+    min_affinity: float | None = Field(None, ge=-1.0, le=1.0)
+    # Narrative flags (set by triggers) that must be set / must not be set.
+    flags: list[str] = []
+    not_flags: list[str] = []
+    # What the character says when refusing; empty = a generic refusal.
+    reason: str = Field("", max_length=200)
+
+
 class ActionsConfig(_Strict):
-    # Verbs the character may use; filled in by the world issue.
+    # Verbs the character may use: built-in ones and those declared under `custom`.
     verbs: list[str] = []
+    custom: dict[str, CustomVerb] = {}
+    guards: list[Guard] = []
+
+    @field_validator("custom")
+    @classmethod
+    def _custom_names(cls, v: dict[str, CustomVerb]) -> dict[str, CustomVerb]:
+        for name in v:
+            if not _VERB.match(name):
+                raise ValueError(
+                    f"verb name {name!r}: use lowercase letters, digits and '_' (at most 32)"
+                )
+            if name in BUILTIN_VERBS or name in RESERVED_VERBS:
+                raise ValueError(
+                    f"custom verb {name!r} has the name of a built-in verb; choose another name"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _known_verbs(self) -> ActionsConfig:
+        known = set(BUILTIN_VERBS) | set(self.custom)
+        for verb in self.verbs:
+            if verb not in known:
+                raise ValueError(
+                    f"unknown verb {verb!r} in verbs: use a built-in verb "
+                    f"({', '.join(BUILTIN_VERBS)}) or declare it under [actions.custom.{verb}]"
+                )
+        for guard in self.guards:
+            if guard.verb != "*" and guard.verb not in known:
+                raise ValueError(
+                    f"a guard names unknown verb {guard.verb!r}: use one of the character's "
+                    "verbs or '*'"
+                )
+        return self
+
+
+class TriggerSpec(_Strict):
+    """How a character takes a named game event (`[triggers.player_looted_store]`)."""
+
+    # Narrative flags the event sets and clears in the world (guards read them).
+    flag: str = ""
+    clear_flags: list[str] = []
+    # Answer at once even when the game did not ask (Trigger.react).
+    react: bool = False
+    emotion: EmotionName | None = None
+    intensity: float = Field(0.7, ge=0.0, le=1.0)
+    # Relationship changes towards the player, -1..1.
+    trust: float = Field(0.0, ge=-1.0, le=1.0)
+    affinity: float = Field(0.0, ge=-1.0, le=1.0)
+    # A line to steer the reaction ("You just emptied my shelves!").
+    line_hint: str = Field("", max_length=200)
+    # How the character remembers it; {param} is filled from the trigger parameters.
+    remember: str = Field("", max_length=300)
+    # 1 (trivia) .. 10 (life-changing), for memory.
+    importance: int = Field(6, ge=1, le=10)
 
 
 class Example(_Strict):
@@ -95,6 +239,7 @@ class Character(_Strict):
     emotion: EmotionConfig = EmotionConfig()
     knowledge: KnowledgeConfig = KnowledgeConfig()
     actions: ActionsConfig = ActionsConfig()
+    triggers: dict[str, TriggerSpec] = {}
     examples: list[Example] = []
     folder: Path = Path()
 

@@ -1,0 +1,1 @@
+"""The world: scene graph, perception, triggers, actions catalogue, planner and executor."""
