@@ -8,12 +8,17 @@ so it sees, and changes, exactly what a running server sees.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..characters import Character
+    from .service import Memory
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 Handler = Callable[[argparse.Namespace], Awaitable[int]]
@@ -46,14 +51,21 @@ def _friendly(fn: Handler) -> Handler:
     return run
 
 
-async def _open(args: argparse.Namespace) -> Any:
+@contextlib.asynccontextmanager
+async def _opened(args: argparse.Namespace) -> AsyncIterator[Memory]:
+    """The memory a server with these settings would use; closed (and its Redis stopped,
+    if this command started it) on the way out."""
     from ..config import load_settings
     from .service import Memory
 
-    return await Memory.open(load_settings(args.config))
+    memory = await Memory.open(load_settings(args.config))
+    try:
+        yield memory
+    finally:
+        await memory.close()
 
 
-def _character(memory: Any, character_id: str) -> Any:
+def _character(memory: Memory, character_id: str) -> Character:
     from ..characters import CharacterStore
 
     return CharacterStore.load(memory.settings.characters_dir).get(character_id)
@@ -65,8 +77,7 @@ async def kb_ingest(args: argparse.Namespace) -> int:
 
     from .knowledge import collections_of, documents_in
 
-    memory = await _open(args)
-    try:
+    async with _opened(args) as memory:
         character = _character(memory, args.character)
         folders = collections_of(character, memory.settings.characters_dir)
         total = sum(len(documents_in(folder)) for _, folder in folders)
@@ -83,19 +94,14 @@ async def kb_ingest(args: argparse.Namespace) -> int:
                 f"{r.collection}: {len(r.added)} added, {len(r.replaced)} replaced, "
                 f"{len(r.removed)} removed, {len(r.skipped)} unchanged ({r.chunks} chunks embedded)"
             )
-    finally:
-        await memory.close()
     return EXIT_OK
 
 
 @_friendly
 async def kb_search(args: argparse.Namespace) -> int:
-    memory = await _open(args)
-    try:
+    async with _opened(args) as memory:
         character = _character(memory, args.character)
         hits = await memory.search_knowledge(character, args.question, args.count)
-    finally:
-        await memory.close()
     if not hits:
         print(f"no knowledge found; run: npc-runtime kb ingest {args.character}")
         return EXIT_OK
@@ -107,11 +113,8 @@ async def kb_search(args: argparse.Namespace) -> int:
 
 @_friendly
 async def memory_show(args: argparse.Namespace) -> int:
-    memory = await _open(args)
-    try:
+    async with _opened(args) as memory:
         data = await memory.export_player(args.player, args.character)
-    finally:
-        await memory.close()
     if not data["characters"]:
         print(f"nothing stored about player {args.player!r}")
         return EXIT_OK
@@ -138,11 +141,8 @@ async def memory_show(args: argparse.Namespace) -> int:
 
 @_friendly
 async def memory_export(args: argparse.Namespace) -> int:
-    memory = await _open(args)
-    try:
+    async with _opened(args) as memory:
         data = await memory.export_player(args.player, args.character)
-    finally:
-        await memory.close()
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if args.output:
         args.output.write_text(text + "\n", encoding="utf-8")
@@ -154,11 +154,8 @@ async def memory_export(args: argparse.Namespace) -> int:
 
 @_friendly
 async def memory_forget(args: argparse.Namespace) -> int:
-    memory = await _open(args)
-    try:
+    async with _opened(args) as memory:
         n = await memory.forget_player(args.player, args.character)
-    finally:
-        await memory.close()
     scope = f" with {args.character}" if args.character else ""
     print(f"forgot player {args.player!r}{scope}: {n} keys removed")
     return EXIT_OK

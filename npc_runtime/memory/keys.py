@@ -34,10 +34,6 @@ def player_pattern(player_id: str, character_id: str | None = None) -> str:
     return base + (f"{character_id}:*" if character_id else "*")
 
 
-def all_players_pattern() -> str:
-    return f"{PREFIX}:{{*}}:*"
-
-
 def _pc(character_id: str, player_id: str) -> str:
     return f"{PREFIX}:{{{_tag(player_id)}}}:{character_id}"
 
