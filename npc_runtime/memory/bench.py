@@ -105,9 +105,9 @@ async def _insert(conn: Connection, pool: np.ndarray, texts: list[str], start: i
 
 async def run_memory_bench(args: argparse.Namespace) -> int:
     sizes = sorted({int(s) for s in str(args.sizes).split(",") if s.strip()})
+    jin = CharacterStore.load(load_settings().characters_dir).get("jin")
     folder = Path(tempfile.mkdtemp(prefix="npcmb", dir="/tmp"))
     settings = load_settings(data_dir=folder)
-    jin = CharacterStore.load(settings.characters_dir).get("jin")
     print(f"… starting a throwaway redis-server in {folder}", file=sys.stderr)
     server = await asyncio.to_thread(EmbeddedRedis.start, folder / "redis", "", 15.0, True)
     # Store batches are big: the bench's client waits as long as the bulk one does.

@@ -9,6 +9,7 @@ socket (left by another runtime process or the CLI) is reused and left running.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -194,6 +195,9 @@ class EmbeddedRedis:
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
         )
         self.started_here = True
+        # A runtime that dies of an exception still stops its server (a kill -9 cannot;
+        # the next start then reuses the orphan).
+        atexit.register(self.stop)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -217,6 +221,7 @@ class EmbeddedRedis:
         """Shut the server down cleanly (flushing the AOF), only if this object started it."""
         if not self.started_here or self._proc is None:
             return
+        atexit.unregister(self.stop)
         if self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
             try:
@@ -230,6 +235,7 @@ class EmbeddedRedis:
 
     def kill(self) -> None:
         """SIGKILL, as a crash would (for tests of persistence)."""
+        atexit.unregister(self.stop)
         pid = self.pid
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
