@@ -21,6 +21,10 @@ namespace NpcRuntime.ConsoleTests
             Assert.Throws<InvalidOperationException>(() => new SceneBuilder("w").Place("a", "A").Relate("a", RelationKind.In, "nowhere").Build(), "dangling relation");
             var s = Samples.Scene();
             Assert.Equal(6, s.Nodes.Count, "nodes");
+            Assert.Equal(RelationKind.In, SceneBuilder.RelationToParent(s.Nodes[0]), "in a place");
+            Assert.Equal(RelationKind.In, SceneBuilder.RelationToParent(s.Nodes[3]), "in a container");
+            Assert.Equal(RelationKind.On, SceneBuilder.RelationToParent(s.Nodes[2]), "on an object");
+            Assert.Equal(RelationKind.HeldBy, SceneBuilder.RelationToParent(s.Nodes[5]), "held by the player");
             Assert.Equal("open", s.Nodes[3].State["lid"], "state");
         }
 

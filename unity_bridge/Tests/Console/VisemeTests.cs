@@ -11,6 +11,7 @@ namespace NpcRuntime.ConsoleTests
             t.Run("visemes: current viseme follows the played position", FollowsPosition);
             t.Run("visemes: cross-fade between consecutive visemes and to rest", CrossFades);
             t.Run("visemes: chunk order does not matter; unknown and dropped turns are silent", OrderAndSilence);
+            t.Run("visemes: OVR blendshape names map both ways", BlendShapeNames);
         }
 
         private static VisemeScheduler Scheduler()
@@ -69,6 +70,19 @@ namespace NpcRuntime.ConsoleTests
             Assert.Equal(VisemeId.Sil, s.Evaluate(null, 100).Dominant, "no turn");
             s.DropTurn("t");
             Assert.Equal(VisemeId.Sil, s.Evaluate("t", 100).Dominant, "dropped turn");
+        }
+
+        private static void BlendShapeNames()
+        {
+            for (int i = 0; i < VisemeScheduler.VisemeCount; i++)
+            {
+                Assert.Equal(i, OvrVisemes.Match(OvrVisemes.BlendShapeName((VisemeId)i)), "round trip " + (VisemeId)i);
+            }
+            Assert.Equal((int)VisemeId.AA, OvrVisemes.Match("Viseme_AA"), "case");
+            Assert.Equal((int)VisemeId.OH, OvrVisemes.Match("Head.VISEME_OH"), "prefix and proto spelling");
+            Assert.Equal((int)VisemeId.Sil, OvrVisemes.Match("viseme_sil"), "silence");
+            Assert.Equal(-1, OvrVisemes.Match("eyeBlinkLeft"), "not a viseme");
+            Assert.Equal(-1, OvrVisemes.Match("viseme_xx"), "unknown viseme");
         }
 
         private static float Sum(float[] w)

@@ -84,6 +84,23 @@ namespace NpcRuntime.Scene
             return this;
         }
 
+        /// <summary>
+        /// The relation a node has to the node it is attached to in the game's hierarchy:
+        /// <see cref="RelationKind.In"/> a place or container, <see cref="RelationKind.HeldBy"/>
+        /// a character, otherwise <see cref="RelationKind.On"/>.
+        /// </summary>
+        public static RelationKind RelationToParent(SceneNode parent)
+        {
+            if (parent == null) throw new ArgumentNullException("parent");
+            switch (parent.Kind)
+            {
+                case NodeKind.Place: return RelationKind.In;
+                case NodeKind.Npc:
+                case NodeKind.Player: return RelationKind.HeldBy;
+                default: return parent.Container ? RelationKind.In : RelationKind.On;
+            }
+        }
+
         /// <summary>The snapshot. Throws when a relation names a node that was not added.</summary>
         public SceneSnapshot Build()
         {
