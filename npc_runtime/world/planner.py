@@ -74,6 +74,7 @@ class Plan:
 
 class _Refuse(Exception):
     def __init__(self, code: RefusalCode, reason: str, detail: str = "") -> None:
+        reason = reason[:1].upper() + reason[1:]  # labels start lowercase ("the axe")
         super().__init__(reason)
         self.code = code
         self.reason = reason
