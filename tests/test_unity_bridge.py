@@ -130,7 +130,7 @@ def _ws_url(ws_address: str) -> str:
 async def test_console_program_against_live_server(
     bridge_tests_exe: Path, ws_address: str, speech: Speak, tmp_path: Path
 ) -> None:
-    clip = await speech("What soup do you have tonight?", 16_000)
+    clip = await speech("What kind of soup do you have tonight?", 16_000)
     pcm = tmp_path / "question.s16le"
     pcm.write_bytes((np.clip(clip, -1.0, 1.0) * 32767).astype("<i2").tobytes())
     cmd = [

@@ -53,10 +53,13 @@ namespace NpcRuntime.ConsoleTests
             var ready = conversation.StartAsync(start).Result;
             Assert.True(!string.IsNullOrEmpty(ready.SessionId), "session id");
             Assert.Equal((uint)outputRate, ready.OutputAudio.SampleRateHz, "output rate honoured");
-            Assert.Equal(_character, ready.Character.Id, "character");
             // A game registers its verbs; here every verb succeeds at once.
             var verbs = new List<string>(BuiltInVerbs);
-            verbs.AddRange(ready.Character.Verbs);
+            if (ready.Character != null)
+            {
+                Assert.Equal(_character, ready.Character.Id, "character");
+                verbs.AddRange(ready.Character.Verbs);
+            }
             foreach (var verb in verbs) conversation.Actions.Register(verb, (c, ctx) => ctx.Succeed("done by the console test"));
             return conversation;
         }

@@ -100,7 +100,14 @@ namespace NpcRuntime
             Task first = SendAsync(start);
             using (cancellationToken.Register(() => _ready.TrySetCanceled()))
             {
-                await first.ConfigureAwait(false);
+                try
+                {
+                    await first.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The session ended before SessionStart left; _ready carries the reason.
+                }
                 return await _ready.Task.ConfigureAwait(false);
             }
         }
