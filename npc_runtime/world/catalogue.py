@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..characters import BUILTIN_VERBS, RESERVED_VERBS, ActionParam, Character, CustomVerb
-from .model import Node, NodeKind
+from .model import Node
 
 CANCEL_VERB = "cancel"
 assert CANCEL_VERB in RESERVED_VERBS
@@ -192,7 +192,3 @@ def check_value(spec: ParamSpec, value: str, node: Node | None) -> str | None:
     if len(value) > spec.max_length:
         return f"{spec.name}: longer than {spec.max_length} characters"
     return None
-
-
-def is_character_kind(kind: NodeKind) -> bool:
-    return kind in (NodeKind.NPC, NodeKind.PLAYER)

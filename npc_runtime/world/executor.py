@@ -30,7 +30,8 @@ from ..characters import Character
 from .catalogue import CANCEL_VERB
 from .intents import Intent
 from .model import SceneError
-from .planner import Plan, Planner, Refusal, new_id
+from .planner import Planner
+from .plans import Plan, Refusal, new_id
 from .policy import PolicyContext
 from .rules import Step, as_delta, check, effects, label
 from .store import World, WorldEvent

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .catalogue import ParamType, VerbSpec, check_value, node_matches
+from .catalogue import ParamType, VerbSpec, check_value
 from .graph import Passable, SceneGraph
 from .model import Node, NodeKind, Relation, RelationKind, SceneDelta
 
@@ -397,7 +397,3 @@ def as_delta(graph: SceneGraph, changes: list[Change], world_id: str = "") -> Sc
             if node is not None:
                 upsert[ch.node_id] = _with_state(node, ch.values)
     return SceneDelta(world_id, tuple(upsert.values()), (), tuple(add), tuple(remove))
-
-
-def matches_target(spec: VerbSpec, node: Node) -> bool:
-    return spec.target is not None and node_matches(spec.target.kinds, node)
