@@ -52,6 +52,8 @@ def test_snapshot_loads_and_answers_location_holder_and_paths() -> None:
     # The locked door blocks the way when doors must be open.
     assert g.path("house", "shed", lambda p: g.node(p).is_open) is None  # type: ignore[union-attr]
     assert g.path("yard", "field") is None
+    assert g.can_reach("house", "shed") and not g.can_reach("yard", "field")
+    assert not g.can_reach("house", "shed", lambda p: g.node(p).is_open)  # type: ignore[union-attr]
     assert set(g.reachable("yard")) == {"yard", "house", "shed_door", "shed"}
     # connected is symmetric and reported once
     conns = [r for r in g.relations() if r.kind is CONN]

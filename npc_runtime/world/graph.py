@@ -363,6 +363,26 @@ class SceneGraph:
             return None
         return float(length), list(nodes)
 
+    def can_reach(self, source: str, target: str, passable: Passable | None = None) -> bool:
+        """Whether any walk joins two places: a plain search, cheaper than a shortest path."""
+        walk = self.walk_graph()
+        if source not in walk or target not in walk:
+            return False
+        seen = {source}
+        frontier = [source]
+        adj = walk.adj
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for v in adj[u]:
+                    if v == target and (passable is None or passable(v)):
+                        return True
+                    if v not in seen and (passable is None or passable(v)):
+                        seen.add(v)
+                        nxt.append(v)
+            frontier = nxt
+        return source == target
+
     def reachable(
         self, source: str, cutoff: float | None = None, passable: Passable | None = None
     ) -> dict[str, float]:

@@ -50,6 +50,7 @@ class View(Protocol):
     def node(self, node_id: str) -> Node | None: ...
     def parent(self, node_id: str) -> tuple[RelationKind, str] | None: ...
     def neighbours(self, place_id: str) -> dict[str, float]: ...
+    def can_reach(self, source: str, target: str, passable: Passable | None = None) -> bool: ...
     def path(
         self, source: str, target: str, passable: Passable | None = None
     ) -> tuple[float, list[str]] | None: ...
@@ -76,6 +77,9 @@ class Overlay:
         self, source: str, target: str, passable: Passable | None = None
     ) -> tuple[float, list[str]] | None:
         return self.graph.path(source, target, passable)
+
+    def can_reach(self, source: str, target: str, passable: Passable | None = None) -> bool:
+        return self.graph.can_reach(source, target, passable)
 
     def fork(self) -> Overlay:
         other = Overlay(self.graph)
@@ -210,7 +214,7 @@ def _move_to(view: View, actor: str, here: str, spec: VerbSpec, step: Step) -> s
     dest = place_of(view, step.target_id)
     if dest is None:
         return f"I don't know where {label(view, step.target_id)} is"
-    if dest != here and view.path(here, dest, open_doors(view)) is None:
+    if dest != here and not view.can_reach(here, dest, open_doors(view)):
         return f"I can't get to {label(view, dest)} from here"
     return None
 
