@@ -30,7 +30,9 @@ def _progress(msg: str) -> None:
 async def _serve(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .runtime import Runtime
+    from .server.driver import SessionDriver
     from .server.service import start_server
+    from .server.ws_gateway import CONVERSE_PATH, start_gateway
 
     overrides: dict[str, object] = {}
     server_over: dict[str, object] = {}
@@ -38,15 +40,29 @@ async def _serve(args: argparse.Namespace) -> int:
         server_over["host"] = args.host
     if args.port is not None:
         server_over["port"] = args.port
+    if args.ws_port is not None:
+        server_over["ws_port"] = args.ws_port
     if server_over:
         overrides["server"] = server_over
     settings = load_settings(args.config, **overrides)
     logs.setup(args.log_level or settings.log_level, settings.log_format)
     t0 = time.perf_counter()
     runtime = await Runtime.create(settings, progress=None if args.quiet else _progress)
-    server, port = await start_server(runtime, settings.server.host, settings.server.port)
+    cfg = settings.server
+    # One driver: the session limit counts gRPC and WebSocket sessions together.
+    driver = SessionDriver(runtime)
+    server, port = await start_server(runtime, cfg.host, cfg.port, driver)
+    gateway, ws = None, "WebSocket gateway off"
+    if cfg.ws_port >= 0:
+        ws_host = cfg.ws_host or cfg.host
+        try:
+            gateway, ws_port = await start_gateway(runtime, ws_host, cfg.ws_port, driver)
+        except OSError:
+            await server.stop(0)
+            raise
+        ws = f"ws://{ws_host}:{ws_port}{CONVERSE_PATH} (WebSocket)"
     print(
-        f"npc-runtime {__version__} listening on {settings.server.host}:{port} "
+        f"npc-runtime {__version__} listening on {cfg.host}:{port} (gRPC) and {ws} "
         f"(characters: {', '.join(runtime.characters.ids())}; ready in "
         f"{time.perf_counter() - t0:.1f} s)",
         flush=True,
@@ -57,7 +73,10 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("shutting down: letting running turns finish", file=sys.stderr, flush=True)
-    await server.stop(settings.server.grace_period_s)
+    await asyncio.gather(
+        server.stop(cfg.grace_period_s),
+        gateway.stop(cfg.grace_period_s) if gateway else asyncio.sleep(0),
+    )
     await runtime.aclose()
     return EXIT_OK
 
@@ -204,10 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"npc-runtime {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    s = sub.add_parser("serve", help="run the gRPC server with the configured models")
+    s = sub.add_parser(
+        "serve", help="run the gRPC server and WebSocket gateway with the configured models"
+    )
     s.add_argument("--config", type=Path, help="TOML settings file (env NPC_* overrides it)")
     s.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     s.add_argument("--port", type=int, help="port (default 50051; 0 picks a free one)")
+    s.add_argument(
+        "--ws-port",
+        type=int,
+        help="WebSocket gateway port (default 8765; 0 picks a free one, -1 turns it off)",
+    )
     s.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     s.add_argument("-q", "--quiet", action="store_true", help="no loading progress")
     s.set_defaults(func=_serve)
@@ -253,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--character", default="jin")
     bl.add_argument("--address", help="a running server; default: start one")
     bl.add_argument("--json", type=Path, help="also write the numbers to this file")
+    bl.add_argument(
+        "--compare",
+        action="store_true",
+        help="run two servers, one with the pipeline overlap (speculation, adaptive end of "
+        "speech, early first clause) turned off, and alternate turns between them",
+    )
     bl.set_defaults(func=_bench)
 
     # Knowledge, memory and the memory bench live beside the memory package.

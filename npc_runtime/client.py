@@ -177,6 +177,9 @@ async def spawn_server(
         "serve",
         "--port",
         "0",
+        # Any free port: two spawned servers (bench --compare) must not both want 8765.
+        "--ws-port",
+        "0",
         "--quiet",
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},

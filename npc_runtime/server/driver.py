@@ -1,0 +1,135 @@
+"""One conversation session over any transport.
+
+The gRPC `Converse` stream and the WebSocket gateway both hand the driver an
+async iterator of decoded `ClientEvent`s and send on whatever it yields, so the
+session semantics (SessionStart first, the session limit, per-message errors,
+finishing or aborting, clean-up) live here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator
+
+from ..characters import CharacterNotFound
+from ..events import ErrorCode, ErrorOut
+from ..runtime import Runtime
+from ..session import Session
+from . import codec
+from .gen.npc.v1 import npc_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+# What a transport feeds the driver: a decoded message, or why a frame could not
+# be decoded (the driver answers it with an Error event; the session goes on).
+Incoming = pb.ClientEvent | codec.DecodeError
+
+
+class SessionRefused(Exception):
+    """The stream cannot become a session (bad or missing SessionStart, unknown
+    character, session limit). Raised before any event is yielded."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SessionDriver:
+    """Opens, runs and cleans up sessions; one per server, shared by its transports
+    so the session limit counts them all."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.sessions: dict[str, Session] = {}
+
+    async def converse(
+        self, requests: AsyncIterable[Incoming], *, finish_on_end: bool = True
+    ) -> AsyncGenerator[pb.ServerEvent, None]:
+        """Run one session: read SessionStart, then feed the rest of `requests` to it
+        and yield its events until it closes. Raises SessionRefused before the first
+        event if the session cannot start.
+
+        finish_on_end: the end of `requests` is a half-close (gRPC), so the turn in
+        flight finishes before the stream ends; False when it means the client is
+        gone (a closed WebSocket), so everything stops at once.
+        """
+        incoming = aiter(requests)
+        session = self._open(await self._first(incoming))
+        try:
+            await session.prepare()
+            session.open()
+            reader = asyncio.create_task(self._read(incoming, session, finish_on_end))
+            try:
+                while (event := await session.outbox.next()) is not None:
+                    yield codec.encode(event)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+        finally:
+            await session.abort()
+            self.sessions.pop(session.id, None)
+            log.info("session %s closed", session.id)
+
+    async def _first(self, requests: AsyncIterator[Incoming]) -> Incoming:
+        try:
+            return await anext(requests)
+        except StopAsyncIteration:
+            raise SessionRefused(
+                ErrorCode.INVALID_ARGUMENT,
+                "the stream ended before session_start: send SessionStart first",
+            ) from None
+
+    def _open(self, first: Incoming) -> Session:
+        # No await from the limit check to the registration: concurrent opens
+        # cannot both take the last slot.
+        if isinstance(first, codec.DecodeError):
+            raise SessionRefused(first.code, str(first))
+        try:
+            start = codec.decode_start(first)
+            character = self.runtime.characters.get(start.character_id)
+        except codec.DecodeError as e:
+            raise SessionRefused(e.code, str(e)) from None
+        except CharacterNotFound as e:
+            raise SessionRefused(ErrorCode.NOT_FOUND, str(e)) from None
+        limit = self.runtime.settings.server.max_sessions
+        if len(self.sessions) >= limit:
+            raise SessionRefused(
+                ErrorCode.RESOURCE_EXHAUSTED,
+                f"the server is at its limit of {limit} sessions; retry in a few seconds",
+            )
+        session = Session(self.runtime, character, start)
+        self.sessions[session.id] = session
+        log.info(
+            "session %s opened: character=%s player=%s", session.id, character.id, start.player_id
+        )
+        return session
+
+    async def _read(
+        self, requests: AsyncIterator[Incoming], session: Session, finish_on_end: bool
+    ) -> None:
+        try:
+            async for message in requests:
+                if isinstance(message, codec.DecodeError):
+                    session.outbox.emit(ErrorOut(message.code, str(message)))
+                    continue
+                try:
+                    event = codec.decode(message)
+                except codec.DecodeError as e:
+                    session.outbox.emit(ErrorOut(e.code, str(e)))
+                    continue
+                await session.handle(event)
+            if finish_on_end:
+                await session.finish()
+            else:
+                await session.abort()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # keep the server up; tell this client what happened
+            log.exception("session %s failed", session.id)
+            session.outbox.emit(
+                ErrorOut(ErrorCode.INTERNAL, f"session failed: {e}", session_alive=False)
+            )
+            session.close()

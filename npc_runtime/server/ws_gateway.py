@@ -1,0 +1,259 @@
+"""The WebSocket gateway: the Converse session over a WebSocket, for browsers,
+WebGL builds and kiosks, which cannot speak gRPC.
+
+`ws://HOST:PORT/v1/converse` — one socket is one session. Each frame is one
+`ClientEvent` (client → server) or `ServerEvent` (server → client): binary frames
+carry serialized protobuf, text frames proto3 canonical JSON. The server answers
+in the format of the client's first frame. Sessions run through the same
+SessionDriver as gRPC, so the semantics, errors and limits are the same; what
+gRPC reports as a stream status, the gateway reports as an Error event with
+`session_alive=false` followed by a close code (see CLOSE_* and docs/protocol.md).
+
+The HTTP port also answers `GET /healthz`, and is where the kiosk page will live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from .. import __version__
+from ..events import ErrorCode
+from ..runtime import Runtime
+from . import codec
+from .driver import Incoming, SessionDriver, SessionRefused
+from .gen.npc.v1 import npc_pb2 as pb
+from .ws_frames import FrameFormat, encode, parse_binary, parse_json
+
+log = logging.getLogger(__name__)
+
+CONVERSE_PATH = "/v1/converse"
+HEALTH_PATH = "/healthz"
+
+CLOSE_NORMAL = int(WSCloseCode.OK)  # the session ended
+CLOSE_GOING_AWAY = int(WSCloseCode.GOING_AWAY)  # the server is shutting down
+CLOSE_TOO_BIG = int(WSCloseCode.MESSAGE_TOO_BIG)  # a frame over server.max_message_bytes
+# A session refused or ended by an error: 4000 + the gRPC status number the Error
+# event carries (4003 INVALID_ARGUMENT, 4005 NOT_FOUND, 4008 RESOURCE_EXHAUSTED, ...).
+CLOSE_ERROR_BASE = 4000
+
+# Pings find peers that vanished without a TCP reset (a pulled cable, a sleeping
+# laptop), which would otherwise hold a session slot for good.
+HEARTBEAT_S = 30.0
+# Browsers ask for deflate on every socket; PCM hardly compresses and the CPU is
+# better spent on the models.
+COMPRESS = False
+
+
+def close_code(code: ErrorCode) -> int:
+    return CLOSE_ERROR_BASE + code.value
+
+
+def close_reason(text: str) -> bytes:
+    """A close frame's reason is at most 123 bytes of UTF-8."""
+    data = text.encode()
+    if len(data) <= 123:
+        return data
+    return data[:120].decode(errors="ignore").encode() + "…".encode()
+
+
+class _Socket(web.WebSocketResponse):
+    """aiohttp closes the socket itself when a frame is over max_msg_size, with no
+    reason; this lets the connection say why first."""
+
+    on_too_big: Callable[[], Awaitable[bytes]] | None = None
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        if code == CLOSE_TOO_BIG and not message and self.on_too_big is not None:
+            hook, self.on_too_big = self.on_too_big, None
+            message = await hook()
+        return await super().close(code=code, message=message, drain=drain)
+
+
+class _Connection:
+    """One client socket: decodes its frames, encodes and sends the session's events."""
+
+    def __init__(self, ws: _Socket, limit: int) -> None:
+        self.ws = ws
+        self.limit = limit
+        self.format: FrameFormat | None = None  # set by the client's first frame
+        self._send_lock = asyncio.Lock()
+        ws.on_too_big = self._too_big
+
+    async def frames(self) -> AsyncIterator[Incoming]:
+        """The client's messages until the socket closes (cleanly or not)."""
+        async for msg in self.ws:
+            if msg.type is WSMsgType.BINARY:
+                fmt, item = FrameFormat.BINARY, parse_binary(msg.data)
+            elif msg.type is WSMsgType.TEXT:
+                fmt, item = FrameFormat.JSON, parse_json(msg.data)
+            elif msg.type is WSMsgType.ERROR:
+                return  # a protocol error or an oversized frame: aiohttp closed the socket
+            else:
+                continue
+            if self.format is None:
+                self.format = fmt
+            yield item
+
+    async def send(self, event: pb.ServerEvent) -> None:
+        data = encode(event, self.format or FrameFormat.JSON)
+        # The session's events and a shutdown notice may come from different tasks.
+        async with self._send_lock:
+            if isinstance(data, bytes):
+                await self.ws.send_bytes(data, compress=None)
+            else:
+                await self.ws.send_str(data, compress=None)
+
+    async def end(self, code: ErrorCode, message: str, ws_code: int) -> None:
+        """A last Error event (session_alive=false), then close with `ws_code`."""
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.send(codec.error_event(code, message, session_alive=False))
+        await self.close(ws_code, message)
+
+    async def close(self, ws_code: int, reason: str = "") -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.ws.close(code=ws_code, message=close_reason(reason))
+
+    async def _too_big(self) -> bytes:
+        message = (
+            f"a frame was over the server's limit of {self.limit} bytes "
+            "(server.max_message_bytes): send audio in chunks of 20-200 ms"
+        )
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.send(
+                codec.error_event(ErrorCode.RESOURCE_EXHAUSTED, message, session_alive=False)
+            )
+        return close_reason(message)
+
+
+class Gateway:
+    """The aiohttp application: the Converse WebSocket and the health check."""
+
+    def __init__(self, driver: SessionDriver) -> None:
+        self.driver = driver
+        self.app = web.Application()
+        self.app.router.add_get(CONVERSE_PATH, self._converse)
+        self.app.router.add_get(HEALTH_PATH, self._health)
+        self._runner: web.AppRunner | None = None
+        self._handlers: set[asyncio.Task[object]] = set()
+        self._connections: set[_Connection] = set()
+        self._stopping = False
+        self.port = 0
+
+    @property
+    def connections(self) -> int:
+        return len(self._connections)
+
+    async def start(self, host: str, port: int) -> int:
+        """Listen; returns the port actually bound (port 0 = any free one)."""
+        runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as e:
+            await runner.cleanup()
+            raise OSError(
+                f"cannot listen on {host}:{port} for the WebSocket gateway ({e.strerror or e}): "
+                "stop the other server, pass --ws-port, or --ws-port -1 to turn the gateway off"
+            ) from None
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        return self.port
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop accepting sockets, give running sessions `grace_s` to end, then close
+        the rest with an UNAVAILABLE error and 1001 (going away)."""
+        if self._runner is None:
+            return
+        self._stopping = True
+        for site in list(self._runner.sites):
+            await site.stop()
+        if self._handlers and grace_s > 0:
+            await asyncio.wait(set(self._handlers), timeout=grace_s)
+        for conn in list(self._connections):
+            await conn.end(
+                ErrorCode.UNAVAILABLE,
+                "the server is shutting down; reconnect to start a new session",
+                CLOSE_GOING_AWAY,
+            )
+        if self._handlers:
+            _, late = await asyncio.wait(set(self._handlers), timeout=5.0)
+            for task in late:
+                task.cancel()
+        await self._runner.cleanup()
+        self._runner = None
+
+    async def _health(self, request: web.Request) -> web.Response:
+        if self._stopping:
+            return web.json_response({"status": "shutting_down"}, status=503)
+        return web.json_response(
+            {
+                "status": "serving",
+                "version": __version__,
+                "sessions": len(self.driver.sessions),
+                "characters": self.driver.runtime.characters.ids(),
+            }
+        )
+
+    async def _converse(self, request: web.Request) -> web.StreamResponse:
+        if self._stopping:
+            return web.Response(status=503, text="the server is shutting down\n")
+        limit = self.driver.runtime.settings.server.max_message_bytes
+        ws = _Socket(max_msg_size=limit, heartbeat=HEARTBEAT_S, compress=COMPRESS)
+        if not ws.can_prepare(request).ok:
+            return web.Response(
+                status=426,
+                headers={"Upgrade": "websocket"},
+                text=f"{CONVERSE_PATH} is a WebSocket endpoint: connect with "
+                f"ws://{request.host}{CONVERSE_PATH} and send a SessionStart first\n",
+            )
+        await ws.prepare(request)
+        conn = _Connection(ws, limit)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        self._connections.add(conn)
+        log.info("websocket from %s", request.remote)
+        try:
+            await self._serve(conn)
+        finally:
+            self._connections.discard(conn)
+            self._handlers.discard(task)
+        return ws
+
+    async def _serve(self, conn: _Connection) -> None:
+        last: pb.ServerEvent | None = None
+        try:
+            # The end of the frames means the socket closed: abort, nobody is listening.
+            events = self.driver.converse(conn.frames(), finish_on_end=False)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    await conn.send(event)
+                    last = event
+        except SessionRefused as e:
+            await conn.end(e.code, str(e), close_code(e.code))
+            return
+        except ConnectionError:
+            log.info("websocket client went away mid-send; its session was aborted")
+            return
+        if last is not None and last.HasField("error") and not last.error.session_alive:
+            await conn.close(close_code(ErrorCode(last.error.code)), last.error.message)
+        else:
+            await conn.close(CLOSE_NORMAL, "session ended")
+
+
+async def start_gateway(
+    runtime: Runtime, host: str, port: int, driver: SessionDriver | None = None
+) -> tuple[Gateway, int]:
+    """Start the WebSocket gateway; returns it and the port actually bound (0 = any).
+    Pass the gRPC server's driver so the session limit counts both transports."""
+    gateway = Gateway(driver or SessionDriver(runtime))
+    bound = await gateway.start(host, port)
+    return gateway, bound
