@@ -381,13 +381,16 @@ async def test_session_limit_is_enforced_on_the_socket(
 
 
 @pytest.mark.models
-async def test_health_check_and_plain_http_on_the_socket_path(
+async def test_health_check_character_listing_and_plain_http_on_the_socket_path(
     http: aiohttp.ClientSession, ws_address: str
 ) -> None:
     async with http.get(f"http://{ws_address}/healthz") as resp:
         assert resp.status == 200
         body = await resp.json()
     assert body["status"] == "serving" and "jin" in body["characters"]
+    async with http.get(f"http://{ws_address}/v1/characters") as resp:
+        listing = json_format.Parse(await resp.text(), pb.ListCharactersResponse())
+    assert {c.id for c in listing.characters} >= {"jin", "nova"}
     async with http.get(f"http://{ws_address}/v1/converse") as resp:
         assert resp.status == 426
         assert "WebSocket" in await resp.text()

@@ -9,7 +9,8 @@ SessionDriver as gRPC, so the semantics, errors and limits are the same; what
 gRPC reports as a stream status, the gateway reports as an Error event with
 `session_alive=false` followed by a close code (see CLOSE_* and docs/protocol.md).
 
-The HTTP port also answers `GET /healthz`, and is where the kiosk page will live.
+The HTTP port also answers `GET /healthz` and `GET /v1/characters` (ListCharacters as
+proto3 JSON), and is where the kiosk page will live.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from google.protobuf import json_format
 
 from .. import __version__
 from ..events import ErrorCode
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 CONVERSE_PATH = "/v1/converse"
 HEALTH_PATH = "/healthz"
+CHARACTERS_PATH = "/v1/characters"
 
 CLOSE_NORMAL = int(WSCloseCode.OK)  # the session ended
 CLOSE_GOING_AWAY = int(WSCloseCode.GOING_AWAY)  # the server is shutting down
@@ -140,6 +143,7 @@ class Gateway:
         self.app = web.Application()
         self.app.router.add_get(CONVERSE_PATH, self._converse)
         self.app.router.add_get(HEALTH_PATH, self._health)
+        self.app.router.add_get(CHARACTERS_PATH, self._characters)
         self._runner: web.AppRunner | None = None
         self._handlers: set[asyncio.Task[object]] = set()
         self._connections: set[_Connection] = set()
@@ -201,6 +205,14 @@ class Gateway:
                 "characters": self.driver.runtime.characters.ids(),
             }
         )
+
+    async def _characters(self, request: web.Request) -> web.Response:
+        """ListCharacters for clients without gRPC, as proto3 JSON."""
+        chars = self.driver.runtime.characters.characters
+        listing = pb.ListCharactersResponse(
+            characters=[codec.character_info(chars[i]) for i in sorted(chars)]
+        )
+        return web.json_response(json_format.MessageToDict(listing))
 
     async def _converse(self, request: web.Request) -> web.StreamResponse:
         if self._stopping:
