@@ -181,18 +181,25 @@ class Gateway:
             await site.stop()
         if self._handlers and grace_s > 0:
             await asyncio.wait(set(self._handlers), timeout=grace_s)
-        for conn in list(self._connections):
-            await conn.end(
-                ErrorCode.UNAVAILABLE,
-                "the server is shutting down; reconnect to start a new session",
-                CLOSE_GOING_AWAY,
-            )
+        # At once and bounded: a client that stopped reading must not hold up the rest.
+        await asyncio.gather(*(self._going_away(c) for c in list(self._connections)))
         if self._handlers:
             _, late = await asyncio.wait(set(self._handlers), timeout=5.0)
             for task in late:
                 task.cancel()
         await self._runner.cleanup()
         self._runner = None
+
+    async def _going_away(self, conn: _Connection) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                conn.end(
+                    ErrorCode.UNAVAILABLE,
+                    "the server is shutting down; reconnect to start a new session",
+                    CLOSE_GOING_AWAY,
+                ),
+                timeout=2.0,
+            )
 
     async def _health(self, request: web.Request) -> web.Response:
         if self._stopping:
