@@ -89,6 +89,8 @@ async def _one_turn(
     row["client_first_audio_ms"] = (
         (result.first_audio_at - t_eos) * 1000.0 if result.first_audio_at else float("nan")
     )
+    row["runtime_ms"] = runtime_share_ms(row)
+    row["speculative"] = float(row["speculative"])
     row["transcript"] = result.transcript  # type: ignore[assignment]
     row["reply"] = result.text  # type: ignore[assignment]
     return row
@@ -97,45 +99,114 @@ async def _one_turn(
 STAGES = [
     "end_of_speech_ms",
     "asr_ms",
+    "asr_wait_ms",
     "llm_first_token_ms",
     "first_sentence_ms",
     "tts_first_audio_ms",
+    # The waterfall, from the end of speech (negative: during the silence).
+    "transcript_at_ms",
+    "llm_start_at_ms",
+    "first_sentence_at_ms",
+    "tts_start_at_ms",
+    "first_audio_made_at_ms",
     "first_audio_sent_at_ms",
+    "send_wait_ms",
+    "runtime_ms",
     "client_first_audio_ms",
     "llm_total_ms",
     "total_ms",
     "llm_completion_tokens",
+    "speculative",
 ]
+
+# Settings that turn the pipeline overlap off: the baseline of `--compare`.
+SEQUENTIAL_ENV = {
+    "NPC_ASR__SPECULATE_AFTER_MS": "0",
+    "NPC_ASR__COMPLETE_SILENCE_MS": "0",
+    "NPC_ASR__INCOMPLETE_SILENCE_MS": "0",
+    "NPC_TTS__FIRST_CLAUSE_MIN_CHARS": "0",
+}
+
+
+def runtime_share_ms(row: dict[str, Any]) -> float:
+    """The runtime's own time on the path to the first audio: the gaps between one
+    stage ending and the next starting (model compute and the end-of-speech silence
+    excluded; audio held back until the end of speech is the silence, not overhead)."""
+    asr_gap = row["llm_start_at_ms"] - row["transcript_at_ms"]
+    tts_gap = row["tts_start_at_ms"] - row["first_sentence_at_ms"]
+    ready = max(row["first_audio_made_at_ms"], row["end_of_speech_ms"])
+    send_gap = row["first_audio_sent_at_ms"] - ready
+    return float(max(0.0, asr_gap) + max(0.0, tts_gap) + max(0.0, send_gap))
 
 
 async def run_latency_bench(args: argparse.Namespace) -> int:
     print("… synthesising questions with piper", file=sys.stderr)
     clips = await _speech_clips()
-    proc = None
-    address = args.address
-    if not address:
-        print("… starting a server with the embedded defaults", file=sys.stderr)
-        proc, address = await spawn_server({"NPC_LOG_LEVEL": "warning"})
-    rows: list[dict[str, Any]] = []
+    # One server per configuration; turns alternate between them so the machine's
+    # background load falls on both alike.
+    configs: dict[str, dict[str, str]] = (
+        {"sequential": SEQUENTIAL_ENV, "overlapped": {}} if args.compare else {"server": {}}
+    )
+    procs: list[asyncio.subprocess.Process] = []
+    addresses: dict[str, str] = {}
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     try:
+        for name, env in configs.items():
+            if args.address and not args.compare:
+                addresses[name] = args.address
+                continue
+            print(f"… starting a server ({name})", file=sys.stderr)
+            proc, addresses[name] = await spawn_server({"NPC_LOG_LEVEL": "warning", **env})
+            procs.append(proc)
         total = args.warmup + args.turns
         for i in range(total):
             _q, clip, speech_end = clips[i % len(clips)]
-            row = await _one_turn(address, args.character, clip, speech_end)
-            measured = i >= args.warmup
-            if measured:
-                rows.append(row)
-            tag = "turn" if measured else "warmup"
-            print(
-                f"{tag} {i + 1}/{total}: first audio {row['client_first_audio_ms']:.0f} ms after "
-                f"speech  | heard {row['transcript']!r} → {row['reply'][:60]!r}",
-                file=sys.stderr,
-            )
+            for name in configs:
+                row = await _one_turn(addresses[name], args.character, clip, speech_end)
+                measured = i >= args.warmup
+                if measured:
+                    rows[name].append(row)
+                tag = "turn" if measured else "warmup"
+                print(
+                    f"{name} {tag} {i + 1}/{total}: first audio {row['client_first_audio_ms']:.0f} "
+                    f"ms after speech | heard {row['transcript']!r} → {row['reply'][:50]!r}",
+                    file=sys.stderr,
+                )
     finally:
-        if proc is not None:
+        for proc in procs:
             proc.terminate()
             await proc.wait()
-    summary = {
+    summaries = {name: _summary(r) for name, r in rows.items()}
+    names = list(configs)
+    print(f"\n{'stage':24s}" + "".join(f" {n[:10] + ' p50':>15s} {'p95':>7s}" for n in names))
+    for stage in STAGES:
+        cells = "".join(
+            f" {summaries[n][stage]['p50']:15.1f} {summaries[n][stage]['p95']:7.1f}" for n in names
+        )
+        print(f"{stage:24s}{cells}")
+    if args.json:
+        doc = {
+            "bench": "latency",
+            "turns": args.turns,
+            "character": args.character,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+            },
+            "configs": {n: configs[n] for n in names},
+            "summary": summaries[names[-1]],
+            "summaries": summaries,
+            "rows": rows[names[-1]],
+            "all_rows": rows,
+        }
+        await asyncio.to_thread(Path(args.json).write_text, json.dumps(doc, indent=2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    return {
         stage: {
             "p50": round(percentile([float(r[stage]) for r in rows], 50), 1),
             "p95": round(percentile([float(r[stage]) for r in rows], 95), 1),
@@ -143,22 +214,3 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
         }
         for stage in STAGES
     }
-    print(f"\n{'stage':28s} {'p50':>8s} {'p95':>8s} {'mean':>8s}")
-    for stage, v in summary.items():
-        print(f"{stage:28s} {v['p50']:8.1f} {v['p95']:8.1f} {v['mean']:8.1f}")
-    if args.json:
-        doc = {
-            "bench": "latency",
-            "turns": len(rows),
-            "character": args.character,
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-            },
-            "summary": summary,
-            "rows": rows,
-        }
-        await asyncio.to_thread(Path(args.json).write_text, json.dumps(doc, indent=2))
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0

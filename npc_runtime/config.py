@@ -166,6 +166,19 @@ class MemorySettings(BaseModel):
         return v.rstrip("/")
 
 
+class WorldSettings(BaseModel):
+    # What the NPC perceives: everything in its place, plus places and things this
+    # many walking metres away, and positioned nodes within sight_m.
+    perception_radius_m: float = Field(40.0, ge=0)
+    sight_m: float = Field(15.0, ge=0)
+    # Prompt budget for the scene summary and recent events, in tokens.
+    perception_tokens: int = Field(350, ge=0, le=4000)
+    # A step the client has not reported on in this long is cancelled and the plan fails.
+    step_timeout_s: float = Field(30.0, gt=0, le=3600)
+    # Scenes larger than this are refused (whole snapshots and the graph after a delta).
+    max_nodes: int = Field(5000, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NPC_", env_nested_delimiter="__", extra="forbid", frozen=False
@@ -180,6 +193,7 @@ class Settings(BaseSettings):
     llm: LlmSettings = LlmSettings()
     tts: TtsSettings = TtsSettings()
     memory: MemorySettings = MemorySettings()
+    world: WorldSettings = WorldSettings()
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:

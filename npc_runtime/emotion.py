@@ -13,7 +13,6 @@ session, so a player who reconnects finds the character still angry; a store
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .background import Background
 from .characters import EMOTIONS, Character, EmotionName, VoiceConfig
 from .tts.piper_tts import VoiceSettings
 
@@ -267,7 +267,7 @@ class EmotionBook:
         self._states: dict[tuple[str, str], EmotionState] = {}
         self.loader = loader
         self.saver = saver
-        self._saves: set[asyncio.Task[None]] = set()
+        self.saves = Background("emotion")
 
     async def load(self, character: Character, player: str) -> None:
         """Fetch the stored state once per process; a failing store leaves the baseline."""
@@ -294,11 +294,7 @@ class EmotionBook:
         state = EmotionModel(character).feel(self.current(character, player, t), stimulus, t)
         self._states[(character.id, player)] = state
         if self.saver is not None and player:
-            task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
-                self.saver(character.id, player, state)
-            )
-            self._saves.add(task)
-            task.add_done_callback(self._saves.discard)
+            self.saves.spawn(self.saver(character.id, player, state))
         return state
 
     def forget(self, player: str, character_id: str | None = None) -> None:

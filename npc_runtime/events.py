@@ -222,6 +222,14 @@ class Timings:
     llm_cached_tokens: int = 0
     llm_completion_tokens: int = 0
     audio_ms: float = 0.0
+    speculative: bool = False
+    asr_wait_ms: float = 0.0
+    transcript_at_ms: float = 0.0
+    llm_start_at_ms: float = 0.0
+    first_sentence_at_ms: float = 0.0
+    tts_start_at_ms: float = 0.0
+    first_audio_made_at_ms: float = 0.0
+    send_wait_ms: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,15 @@ from pathlib import Path
 
 from .asr.transcriber import WhisperTranscriber
 from .asr.vad import SileroVad
+from .background import Background
 from .characters import Character, CharacterError, CharacterStore
 from .config import Settings
-from .emotion import EmotionBook
-from .llm.base import GenerationRequest, LLMBackend
+from .emotion import EmotionBook, EmotionState
+from .llm.base import ChatMessage, GenerationRequest, LLMBackend
 from .llm.embedded import EmbeddedLLM
 from .llm.openai_compat import OpenAICompatLLM
 from .llm.prompt import Exchange, build_messages, reply_schema
+from .memory import Memory
 from .tts.piper_tts import PiperSynthesizer, VoiceRegistry, VoiceSettings
 from .tts.visemes import VisemeTable
 
@@ -46,6 +48,15 @@ class HistoryCache(OrderedDict[str, list[Exchange]]):
 
 
 @dataclass
+class SpeculationStats:
+    """Speculative turns started at a pause, across all sessions."""
+
+    started: int = 0
+    used: int = 0  # the pause was the end: its transcript (and answer) went out
+    discarded: int = 0  # the player went on, or another turn came first
+
+
+@dataclass
 class Runtime:
     settings: Settings
     characters: CharacterStore
@@ -54,8 +65,13 @@ class Runtime:
     llm: LLMBackend
     voices: VoiceRegistry
     visemes: VisemeTable
+    # None only for runtimes built by hand (unit tests); create() always opens it.
+    memory: Memory | None = None
     histories: HistoryCache = field(default_factory=HistoryCache)
     emotions: EmotionBook = field(default_factory=EmotionBook)
+    speculations: SpeculationStats = field(default_factory=SpeculationStats)
+    # Memory writes queued by sessions; they outlive the session (see background.py).
+    writes: Background = field(default_factory=lambda: Background("memory"))
     load_ms: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -120,7 +136,34 @@ class Runtime:
             Path(settings.tts.viseme_table) if settings.tts.viseme_table else None
         )
         timed("tts", t0)
-        runtime = cls(settings, characters, vad, transcriber, llm, voices, visemes, load_ms=load_ms)
+        t0 = time.perf_counter()
+        say("starting memory (Redis) and indexing knowledge")
+        memory = await Memory.open(settings)
+        try:
+            for character in characters.characters.values():
+                reports = await memory.ingest(character)
+                changed = sum(len(r.added) + len(r.replaced) + len(r.removed) for r in reports)
+                chunks = sum(r.chunks for r in reports)
+                say(f"knowledge of {character.id}: {chunks} chunks, {changed} documents updated")
+        except BaseException:
+            await memory.close()
+            raise
+        timed("memory", t0)
+        runtime = cls(
+            settings,
+            characters,
+            vad,
+            transcriber,
+            llm,
+            voices,
+            visemes,
+            memory=memory,
+            emotions=EmotionBook(),
+            load_ms=load_ms,
+        )
+        runtime.emotions.loader = runtime._load_feeling
+        runtime.emotions.saver = runtime._save_feeling
+        memory.reflect = runtime.reflect
         runtime.check_voices()
         t0 = time.perf_counter()
         say("warming up")
@@ -168,9 +211,68 @@ class Runtime:
             await synth.synthesize("Hello there.", self.voice_settings(character))
 
     async def forget_player(self, player_id: str, character_id: str | None = None) -> int:
-        """Erase what this runtime holds about a player; the number of stored keys removed."""
+        """Erase what this runtime holds about a player; the number of stored keys removed.
+
+        Raises ConnectionError when the memory store is down: a forget must not
+        silently leave data behind."""
         self.emotions.forget(player_id, character_id)
-        return 0
+        if self.memory is None:
+            return 0
+        if not self.memory.available:
+            raise ConnectionError("Redis is unreachable")
+        return await self.memory.forget_player(player_id, character_id)
+
+    async def reflect(self, prompt: str) -> str:
+        """The LLM writes a short higher-level memory (used by the memory store)."""
+        request = GenerationRequest(
+            messages=[
+                ChatMessage(
+                    "system",
+                    "You summarise what a game character has learned about a player. "
+                    "Answer with one short sentence in the first person.",
+                ),
+                ChatMessage("user", prompt),
+            ],
+            max_tokens=60,
+            temperature=0.3,
+        )
+        text = ""
+        async with self.llm.stream(request) as stream:
+            async for delta in stream:
+                text += delta
+        return text.strip()
+
+    async def _load_feeling(self, character_id: str, player_id: str) -> EmotionState | None:
+        if self.memory is None:
+            return None
+        rel = await self.memory.relationship(character_id, player_id)
+        if not rel["updated_at"]:
+            return None  # never stored: the character's baseline
+        return EmotionState.from_dict(dict(rel))
+
+    async def _save_feeling(self, character_id: str, player_id: str, state: EmotionState) -> None:
+        if self.memory is not None:
+            await self.memory.set_relationship(
+                character_id,
+                player_id,
+                trust=state.trust,
+                affinity=state.affinity,
+                emotion=state.category,
+                intensity=state.intensity,
+                updated_at=state.at,
+            )
+
+    async def settle(self, timeout: float | None = None) -> bool:
+        """Wait for every queued memory and feeling write to reach the store."""
+        done = await self.writes.settle(timeout)
+        done = await self.emotions.saves.settle(timeout) and done
+        if self.memory is not None:
+            await self.memory.wait_idle()
+        return done
 
     async def aclose(self) -> None:
+        if not await self.settle(timeout=10.0):
+            log.warning("shutdown: some memory writes did not finish within 10 s")
+        if self.memory is not None:
+            await self.memory.close()
         await self.llm.aclose()

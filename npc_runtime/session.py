@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .asr.vad import Endpointer, EndpointerConfig, SpeechEnded, SpeechStarted
+from .asr.transcriber import Transcript
+from .asr.vad import (
+    Endpointer,
+    EndpointerConfig,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+)
 from .audio import ASR_RATE, AudioFormatError, StreamResampler, pcm16_to_float, samples_to_ms
 from .characters import Character
 from .emotion import Mood, trigger_stimulus
@@ -45,7 +53,7 @@ from .events import (
 )
 from .llm.prompt import Exchange
 from .outbox import Outbox
-from .turn import Turn, TurnConfig, TurnRequest, heard_text
+from .turn import Emitter, Turn, TurnConfig, TurnRequest, heard_text
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -112,8 +120,14 @@ class Session:
                 min_speech_ms=s.asr.min_speech_ms,
                 end_of_speech_silence_ms=silence,
                 max_utterance_ms=s.asr.max_utterance_ms,
+                # Push-to-talk ends utterances by release: nothing to speculate on.
+                speculate_after_ms=0 if self.start.push_to_talk_only else s.asr.speculate_after_ms,
             ),
         )
+        # Adaptive end of speech only when the client left the silence to the server.
+        self._adaptive = not self.start.end_of_speech_silence_ms
+        self._spec: _Speculation | None = None
+        self.speculations = self.runtime.speculations
         self.silence_ms = silence
         self._resampler = StreamResampler(self.input_rate, ASR_RATE)
         self._ptt_audio: list[np.ndarray] = []
@@ -150,16 +164,31 @@ class Session:
             output_rate=self.output_rate,
             chunk_ms=s.tts.chunk_ms,
             first_clause_chars=s.tts.first_clause_chars,
+            first_clause_min_chars=s.tts.first_clause_min_chars or None,
             max_tokens=s.llm.max_tokens,
             temperature=s.llm.temperature,
             max_say_chars=s.llm.max_say_chars,
             mood=self.mood,
             visemes=visemes,
+            memory=self.runtime.memory,
+            player_key=self.player_key,
+            recall_tokens=s.memory.recall_tokens,
         )
         if self.start.resume_session_id:
             self.history = list(self.runtime.histories.get(self.start.resume_session_id, []))
 
     # --- lifecycle -------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Load what this player and character share from the store: the conversation
+        so far (so a reconnect, even to another server process, resumes it) and how
+        the character feels about them. Call before open()."""
+        memory = self.runtime.memory
+        await self.runtime.emotions.load(self.character, self.player_key)
+        if self.history or memory is None or not self.start.player_id:
+            return
+        lines = await memory.history(self.character.id, self.start.player_id)
+        self.history = exchanges_from_lines(lines)[-max(1, self._history_len()) :]
 
     def open(self) -> None:
         self.outbox.emit(
@@ -261,6 +290,17 @@ class Session:
             self.outbox.emit(
                 EmotionOut("", state.category, state.intensity, state.trust, state.affinity)
             )
+        memory = self.runtime.memory
+        if memory is not None and self.start.player_id:
+            self.runtime.writes.spawn(
+                memory.remember_event(
+                    self.character,
+                    self.start.player_id,
+                    f"Event: {describe_event(trigger)}.",
+                    importance=7.0 if stimulus is not None else 4.0,
+                    game_time_h=self.game_time_h,
+                )
+            )
         if trigger.react:
             reference = time.perf_counter()
             await self._barge_in(f"trigger {trigger.name}")
@@ -283,6 +323,10 @@ class Session:
         for ev in events:
             if isinstance(ev, SpeechStarted):
                 await self._on_speech_started(ev.offset_ms)
+            elif isinstance(ev, SpeechPaused):
+                await self._on_pause(ev, now)
+            elif isinstance(ev, SpeechResumed):
+                await self._drop_speculation(ev.end_ms)
             elif isinstance(ev, SpeechEnded):
                 self._on_utterance(ev, now)
 
@@ -344,13 +388,135 @@ class Session:
         utterance_id = self._utterance_id or f"{self.id[:8]}-u{self._utt_seq}"
         if self.state is SessionState.LISTENING:
             self._to(SessionState.THINKING)
+        spec, self._spec = self._spec, None
+        if spec is not None and spec.end_ms == ended.end_ms and not ended.forced:
+            # The pause was the end: what was started on it is the answer.
+            self.speculations.used += 1
+            self._spawn(self._promote(spec, eos_ms))
+            return
+        if spec is not None:
+            self._cancel_speculation(spec)
         self._spawn(self._transcribe(ended, utterance_id, reference, eos_ms))
+
+    # --- speculation -------------------------------------------------------------
+
+    async def _on_pause(self, paused: SpeechPaused, now: float) -> None:
+        """Transcribe (and answer) what was said so far while waiting to see whether
+        the pause is the end; nothing reaches the client before it is."""
+        await self._drop_speculation()
+        if self._turn is not None or self._pending_player_text or not self._utterance_id:
+            return
+        silence_ms = paused.paused_at_ms - paused.end_ms
+        spec = _Speculation(
+            end_ms=paused.end_ms,
+            utterance_id=self._utterance_id,
+            reference=now - silence_ms / 1000.0,
+            held=_Held(self),
+        )
+        self._spec = spec
+        self.speculations.started += 1
+        if self._adaptive:
+            # Hold the end until the transcript says how finished the utterance is:
+            # the answer is being prepared meanwhile, so holding costs nothing.
+            self.endpointer.utterance_silence_ms = max(
+                self.silence_ms, self.runtime.settings.asr.incomplete_silence_ms
+            )
+        spec.task = self._spawn(self._speculate(spec, paused))
+
+    async def _speculate(self, spec: _Speculation, paused: SpeechPaused) -> None:
+        language = self.start.language or self.character.language
+        result = await self.runtime.transcriber.transcribe(paused.audio, language)
+        heard_at = time.perf_counter()
+        spec.transcript.set_result(result)
+        text = result.text.strip()
+        if self._adaptive and self._spec is spec:
+            self.endpointer.utterance_silence_ms = self._silence_after(text)
+        if not text:
+            return
+        if not self.runtime.settings.asr.speculative_generation:
+            await spec.promoted.wait()
+            return
+        turn = self._new_turn(
+            TurnCause.SPEECH,
+            text,
+            spec.reference,
+            utterance_id=spec.utterance_id,
+            asr_ms=result.elapsed_ms,
+            emitter=spec.held,
+        )
+        turn.timings.speculative = True
+        turn.timings.asr_wait_ms = result.waited_ms
+        turn.timings.transcript_at_ms = (heard_at - spec.reference) * 1000.0
+        spec.turn = turn
+        await turn.run()  # events held until the utterance is final
+        await spec.promoted.wait()  # cancelled instead when the player goes on
+        await self._finish_turn(turn)
+
+    def _silence_after(self, text: str) -> int | None:
+        """The silence that ends this utterance, judged by how finished it sounds."""
+        asr = self.runtime.settings.asr
+        words = text.lower().rstrip(" .,!?…").split()
+        # Whisper marks a trailing-off utterance with "..." and often drops the last
+        # "and"/"with", so both count as unfinished.
+        trailing_off = text.rstrip().endswith(("...", "…", ","))
+        if (trailing_off or (words and words[-1] in _TRAILING_WORDS)) and asr.incomplete_silence_ms:
+            return asr.incomplete_silence_ms
+        if text.rstrip().endswith(("?", ".", "!")) and asr.complete_silence_ms:
+            return asr.complete_silence_ms
+        return None  # the configured end_of_speech_silence_ms
+
+    async def _promote(self, spec: _Speculation, eos_ms: float) -> None:
+        result = await spec.transcript
+        text = result.text.strip()
+        self.outbox.emit(
+            TranscriptOut(spec.utterance_id, text, True, result.language, int(result.audio_ms))
+        )
+        if not text:
+            if self._turn is None and self.state is SessionState.THINKING:
+                self._to(SessionState.LISTENING)
+            return
+        if spec.turn is None:  # transcript only, or the turn not yet built
+            if not self.runtime.settings.asr.speculative_generation:
+                spec.promoted.set()
+                self._start_turn(
+                    TurnCause.SPEECH,
+                    text,
+                    spec.reference,
+                    utterance_id=spec.utterance_id,
+                    eos_ms=eos_ms,
+                    asr_ms=result.elapsed_ms,
+                )
+                return
+            # _speculate builds the turn in the same step that sets the transcript,
+            # so no turn here means the speculation was cancelled or failed.
+            return
+        turn = spec.turn
+        turn.timings.end_of_speech_ms = eos_ms
+        self._turn = _RunningTurn(turn, spec.task)
+        spec.held.release()
+        spec.promoted.set()
+
+    async def _drop_speculation(self, end_ms: int | None = None) -> None:
+        spec = self._spec
+        if spec is None or (end_ms is not None and spec.end_ms != end_ms):
+            return
+        self._spec = None
+        self._cancel_speculation(spec)
+        with contextlib.suppress(asyncio.CancelledError):
+            await spec.task
+
+    def _cancel_speculation(self, spec: _Speculation) -> None:
+        self.speculations.discarded += 1
+        spec.task.cancel()
+        if spec.turn is not None:
+            self.outbox.forget_turn(spec.turn.turn_id)
 
     async def _transcribe(
         self, ended: SpeechEnded, utterance_id: str, reference: float, eos_ms: float
     ) -> None:
         language = self.start.language or self.character.language
         result = await self.runtime.transcriber.transcribe(ended.audio, language)
+        heard_at = time.perf_counter()
         text = result.text.strip()
         self.outbox.emit(
             TranscriptOut(utterance_id, text, True, result.language, int(result.audio_ms))
@@ -374,6 +540,9 @@ class Session:
             eos_ms=eos_ms,
             asr_ms=result.elapsed_ms,
         )
+        if self._turn is not None:
+            self._turn.turn.timings.asr_wait_ms = result.waited_ms
+            self._turn.turn.timings.transcript_at_ms = (heard_at - reference) * 1000.0
 
     # --- turns -------------------------------------------------------------------
 
@@ -387,6 +556,26 @@ class Session:
         asr_ms: float = 0.0,
         fixed: str | None = None,
     ) -> None:
+        if self._spec is not None:  # a new turn outranks a guess at the last one
+            spec, self._spec = self._spec, None
+            self._cancel_speculation(spec)
+        turn = self._new_turn(cause, text, reference, utterance_id, eos_ms, asr_ms, fixed)
+        if self.state is SessionState.LISTENING:
+            self._to(SessionState.THINKING)
+        running = _RunningTurn(turn, self._spawn(self._run_turn(turn)))
+        self._turn = running
+
+    def _new_turn(
+        self,
+        cause: TurnCause,
+        text: str,
+        reference: float,
+        utterance_id: str = "",
+        eos_ms: float = 0.0,
+        asr_ms: float = 0.0,
+        fixed: str | None = None,
+        emitter: Emitter | None = None,
+    ) -> Turn:
         self._turn_seq += 1
         request = TurnRequest(
             turn_id=f"{self.id[:8]}-t{self._turn_seq}",
@@ -397,20 +586,19 @@ class Session:
             end_of_speech_ms=eos_ms,
             asr_ms=asr_ms,
             fixed_text=fixed,
+            game_time_h=self.game_time_h,
         )
-        turn = Turn(
-            self.turn_config, request, list(self.history[-self._history_len() :]), _Watch(self)
-        )
-        if self.state is SessionState.LISTENING:
-            self._to(SessionState.THINKING)
-        running = _RunningTurn(turn, self._spawn(self._run_turn(turn)))
-        self._turn = running
+        history = list(self.history[-self._history_len() :])
+        return Turn(self.turn_config, request, history, emitter or _Watch(self))
 
     def _history_len(self) -> int:
         return max(0, self.runtime.settings.llm.history_turns)
 
     async def _run_turn(self, turn: Turn) -> None:
         await turn.run()
+        await self._finish_turn(turn)
+
+    async def _finish_turn(self, turn: Turn) -> None:
         # The turn is still speaking until its paced audio has left.
         await self.outbox.drained(turn.turn_id)
         if self._turn is not None and self._turn.turn is turn:
@@ -458,14 +646,109 @@ class Session:
                 self.history.append(Exchange("(the player arrives)", heard, turn.emotion))
         elif turn.request.player_text:
             self.history.append(Exchange(turn.request.player_text, heard or "…", turn.emotion))
+        self._store_turn(turn, heard)
         return heard
+
+    def _store_turn(self, turn: Turn, heard: str) -> None:
+        """Into long-term memory, in the background: what was said and what was heard.
+        Anonymous players are remembered for this session only."""
+        memory, player = self.runtime.memory, self.start.player_id
+        if memory is None or not player:
+            return
+        said = "" if turn.request.cause is TurnCause.GREETING else turn.request.player_text
+        if not said and not heard:
+            return
+        self.runtime.writes.spawn(
+            memory.remember_turn(
+                self.character,
+                player,
+                player_text=said,
+                heard_text=heard,
+                emotion=turn.emotion,
+                game_time_h=turn.request.game_time_h,
+                add_history=True,
+            )
+        )
+
+
+# A last word that says the player has not finished ("I'd like the ramen and...").
+_TRAILING_WORDS = frozenset(
+    {"and", "but", "or", "so", "because", "then", "um", "uh", "erm", "like", "if", "with"}
+    | {"the", "a", "an", "to", "of", "my", "your", "for"}
+)
+
+
+@dataclass
+class _Speculation:
+    end_ms: int  # SpeechPaused.end_ms; the final SpeechEnded must match it
+    utterance_id: str
+    reference: float  # perf_counter at the end of the speech
+    held: _Held
+    task: asyncio.Task[None] = field(init=False)
+    transcript: asyncio.Future[Transcript] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    promoted: asyncio.Event = field(default_factory=asyncio.Event)
+    turn: Turn | None = None
+
+
+@dataclass
+class _Held:
+    """A speculative turn's emitter: keeps its events until the utterance is final,
+    then passes them on, in order, and everything after them at once."""
+
+    session: Session
+    events: list[ServerOut] = field(default_factory=list)
+    live: bool = False
+
+    def emit(self, event: ServerOut) -> None:
+        if self.live:
+            _Watch(self.session).emit(event)
+        else:
+            self.events.append(event)
+
+    def release(self) -> None:
+        self.live = True
+        events, self.events = self.events, []
+        watch = _Watch(self.session)
+        for event in events:
+            watch.emit(event)
+        turn = self.session._turn.turn if self.session._turn else None
+        if turn is not None and turn.timings.first_audio_made_at_ms:
+            # Audio made while speculative leaves now, not when it was made.
+            t = turn.timings
+            t.first_audio_sent_at_ms = max(t.first_audio_sent_at_ms, turn.since_reference_ms())
+            t.send_wait_ms = t.first_audio_sent_at_ms - t.first_audio_made_at_ms
+        if turn is not None and turn.timings.first_text_sent_at_ms:
+            t = turn.timings
+            t.first_text_sent_at_ms = max(t.first_text_sent_at_ms, turn.since_reference_ms())
+
+
+def describe_event(trigger: TriggerIn) -> str:
+    """'player looted store (item: noodles)'."""
+    what = trigger.name.replace("_", " ").replace(".", " ").strip()
+    params = ", ".join(f"{k}: {v}" for k, v in sorted(trigger.parameters.items()))
+    return f"{what}{f' ({params})' if params else ''}"
 
 
 def describe_trigger(trigger: TriggerIn) -> str:
     """The game event as the NPC's prompt sees it, in place of player speech."""
-    what = trigger.name.replace("_", " ").replace(".", " ").strip()
-    params = ", ".join(f"{k}: {v}" for k, v in sorted(trigger.parameters.items()))
-    return f"[Game event: {what}{f' ({params})' if params else ''}. React to it in character.]"
+    return f"[Game event: {describe_event(trigger)}. React to it in character.]"
+
+
+def exchanges_from_lines(lines: list[tuple[str, str]]) -> list[Exchange]:
+    """Stored history lines (role, text), oldest first → player/NPC exchanges."""
+    out: list[Exchange] = []
+    pending: str | None = None
+    for role, text in lines:
+        if role == "player":
+            if pending is not None:
+                out.append(Exchange(pending, "…"))
+            pending = text
+        else:
+            out.append(Exchange(pending if pending is not None else "(the player arrives)", text))
+            pending = None
+    return out
 
 
 @dataclass

@@ -33,6 +33,7 @@ from .events import (
 from .llm.base import GenerationRequest, LLMBackend, LLMError
 from .llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
 from .llm.prompt import Exchange, build_messages, reply_schema
+from .memory import Memory, Recall
 from .tts.chunker import SentenceChunker
 from .tts.piper_tts import PiperSynthesizer, Synthesis, VoiceSettings
 from .tts.visemes import VisemeSpan, VisemeTable, slice_for_chunk
@@ -55,6 +56,7 @@ class TurnConfig:
     output_rate: int
     chunk_ms: int = 200
     first_clause_chars: int = 60
+    first_clause_min_chars: int | None = None
     max_tokens: int = 160
     temperature: float = 0.7
     max_say_chars: int = 300
@@ -62,6 +64,11 @@ class TurnConfig:
     mood: Mood | None = None
     # Phoneme → viseme table; None = no visemes (the session did not ask).
     visemes: VisemeTable | None = None
+    # Knowledge and episodic memory (None: the prompt has neither).
+    memory: Memory | None = None
+    # Whose memories to recall: the player id, or a per-session key for anonymous players.
+    player_key: str = ""
+    recall_tokens: int = 300
 
     def the_mood(self) -> Mood:
         return self.mood or Mood(EmotionBook(), self.character, "")
@@ -79,6 +86,7 @@ class TurnRequest:
     asr_ms: float = 0.0
     # Speak this line verbatim instead of asking the LLM (greetings, scripted lines).
     fixed_text: str | None = None
+    game_time_h: float | None = None
 
 
 @dataclass
@@ -102,6 +110,7 @@ class Turn:
     spans: list[SentenceSpan] = field(default_factory=list)
     error: str = ""
     feeling: EmotionState | None = None  # what the last Emotion event said
+    recalled: Recall | None = None  # what recall put into the prompt
 
     def __post_init__(self) -> None:
         self._mood = self.config.the_mood()
@@ -153,8 +162,10 @@ class Turn:
         if req.fixed_text is not None:
             await self._speak_fixed(req.fixed_text)
             return
-        context = describe(self._mood.current(), self._mood.model)
-        messages = build_messages(cfg.character, self.history, req.player_text, context)
+        context = [await self._recall(), describe(self._mood.current(), self._mood.model)]
+        messages = build_messages(
+            cfg.character, self.history, req.player_text, "\n\n".join(c for c in context if c)
+        )
         gen = GenerationRequest(
             messages=messages,
             # Actions stay empty until the world model validates them against a scene.
@@ -163,9 +174,12 @@ class Turn:
             temperature=cfg.temperature,
         )
         parser = ReplyStreamParser()
-        chunker = SentenceChunker(first_clause_chars=cfg.first_clause_chars)
+        chunker = SentenceChunker(
+            cfg.first_clause_chars, first_clause_min_chars=cfg.first_clause_min_chars
+        )
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         llm_start = time.perf_counter()
+        self.timings.llm_start_at_ms = self.since_reference_ms()
         async with asyncio.TaskGroup() as tg:
             if cfg.synthesizer is not None:
                 tg.create_task(self._speak(cfg.synthesizer, sentences))
@@ -189,8 +203,27 @@ class Turn:
                 self._queue_sentence(s, sentences, llm_start)
             await sentences.put(None)
 
+    async def _recall(self) -> str:
+        """What the character knows and remembers that bears on this turn."""
+        cfg = self.config
+        if cfg.memory is None or cfg.recall_tokens <= 0 or not self.request.player_text:
+            return ""
+        recall = await cfg.memory.recall(
+            cfg.character,
+            cfg.player_key,
+            self.request.player_text,
+            game_time_h=self.request.game_time_h,
+            budget_tokens=cfg.recall_tokens,
+        )
+        self.timings.recall_ms = recall.embed_ms + recall.search_ms
+        self.recalled = recall
+        return recall.text
+
     async def _speak_fixed(self, line: str) -> None:
-        chunker = SentenceChunker(first_clause_chars=self.config.first_clause_chars)
+        chunker = SentenceChunker(
+            self.config.first_clause_chars,
+            first_clause_min_chars=self.config.first_clause_min_chars,
+        )
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         start = time.perf_counter()
         async with asyncio.TaskGroup() as tg:
@@ -243,6 +276,7 @@ class Turn:
             return
         if not self.timings.first_sentence_ms:
             self.timings.first_sentence_ms = (time.perf_counter() - llm_start) * 1000.0
+            self.timings.first_sentence_at_ms = self.since_reference_ms()
         sentences.put_nowait(sentence.strip())
 
     async def _speak(self, synth: PiperSynthesizer, sentences: asyncio.Queue[str | None]) -> None:
@@ -254,10 +288,14 @@ class Turn:
             self._ensure_feeling()
             assert self.feeling is not None
             voice = shade_voice(cfg.voice, cfg.character.voice, self.feeling)
+            first = not self.timings.tts_first_audio_ms
+            if first:
+                self.timings.tts_start_at_ms = self.since_reference_ms()
             syn = await synth.synthesize(sentence, voice)
             self.timings.tts_total_ms += syn.elapsed_ms
-            if not self.timings.tts_first_audio_ms:
+            if first:
                 self.timings.tts_first_audio_ms = syn.elapsed_ms
+                self.timings.first_audio_made_at_ms = self.since_reference_ms()
             audio = resample(syn.audio, syn.sample_rate, cfg.output_rate)
             if audio.size == 0:
                 continue

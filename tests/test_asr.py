@@ -31,6 +31,8 @@ from npc_runtime.asr.vad import (
     EndpointState,
     SileroVad,
     SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     VadEvent,
     VadState,
@@ -175,7 +177,7 @@ def test_endpointer_reports_start_and_end_of_each_utterance(vad: SileroVad) -> N
     first, second = speech(SENTENCE), speech(SECOND)
     stream = np.concatenate([silence(1000), first, silence(1000), second, silence(1000)])
     ep = Endpointer(vad)
-    events = feed_in_chunks(ep, stream)
+    events = [e for e in feed_in_chunks(ep, stream) if isinstance(e, (SpeechStarted, SpeechEnded))]
 
     kinds = [type(e) for e in events]
     assert kinds == [SpeechStarted, SpeechEnded, SpeechStarted, SpeechEnded]
@@ -223,12 +225,16 @@ def test_endpointer_gives_same_events_whatever_the_chunk_size(vad: SileroVad) ->
         for e in feed_in_chunks(Endpointer(vad), stream, chunk):
             if isinstance(e, SpeechStarted):
                 out.append(("start", e.offset_ms))
+            elif isinstance(e, SpeechPaused):
+                out.append(("pause", e.start_ms, e.end_ms, e.paused_at_ms, e.audio.size))
+            elif isinstance(e, SpeechResumed):
+                out.append(("resume", e.end_ms))
             else:
                 out.append(("end", e.start_ms, e.end_ms, e.endpoint_ms, e.audio.size))
         return out
 
     reference = summary(stream.size)
-    assert len(reference) == 4
+    assert [r[0] for r in reference if r[0] in ("start", "end")] == ["start", "end"] * 2
     for chunk in (160, 333, 512, 4000):
         assert summary(chunk) == reference
 
@@ -267,7 +273,61 @@ def test_bursts_shorter_than_min_speech_are_not_utterances(vad: SileroVad) -> No
 def test_short_pause_inside_an_utterance_does_not_end_it(vad: SileroVad) -> None:
     stream = np.concatenate([speech(SENTENCE), silence(150), speech(SECOND), silence(1500)])
     events = feed_in_chunks(Endpointer(vad, EndpointerConfig(end_of_speech_silence_ms=800)), stream)
-    assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]
+    assert [type(e) for e in events if not isinstance(e, (SpeechPaused, SpeechResumed))] == [
+        SpeechStarted,
+        SpeechEnded,
+    ]
+
+
+@pytest.mark.models
+def test_a_pause_sends_the_utterance_so_far_with_the_bounds_the_end_will_have(
+    vad: SileroVad,
+) -> None:
+    stream = np.concatenate([silence(500), speech(SENTENCE), silence(1000)])
+    cfg = EndpointerConfig(end_of_speech_silence_ms=300, speculate_after_ms=100)
+    events = feed_in_chunks(Endpointer(vad, cfg), stream)
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+    paused, end = events[1], events[2]
+    assert isinstance(paused, SpeechPaused) and isinstance(end, SpeechEnded)
+    assert (paused.start_ms, paused.end_ms) == (end.start_ms, end.end_ms)
+    assert abs(paused.paused_at_ms - paused.end_ms - 100) <= FRAME_MS // 2
+    # The same audio, but for the few ms of trailing silence the end adds.
+    n = paused.audio.size
+    np.testing.assert_array_equal(paused.audio, end.audio[:n])
+    assert 0 <= end.audio.size - n <= 16 * FRAME_MS
+
+
+@pytest.mark.models
+def test_speech_after_a_pause_makes_the_pause_stale(vad: SileroVad) -> None:
+    stream = np.concatenate([speech(SENTENCE), silence(200), speech(SECOND), silence(1500)])
+    cfg = EndpointerConfig(end_of_speech_silence_ms=800, speculate_after_ms=100)
+    events = feed_in_chunks(Endpointer(vad, cfg), stream)
+    pauses = [e for e in events if isinstance(e, SpeechPaused)]
+    resumed = [e for e in events if isinstance(e, SpeechResumed)]
+    (end,) = ended(events)
+    assert len(pauses) >= 2 and len(resumed) == len(pauses) - 1
+    assert resumed[0].end_ms == pauses[0].end_ms
+    assert pauses[-1].end_ms == end.end_ms  # only the last pause matches the end
+    assert all(p.end_ms < end.end_ms for p in pauses[:-1])
+    no_spec = EndpointerConfig(end_of_speech_silence_ms=800, speculate_after_ms=0)
+    assert not any(
+        isinstance(e, (SpeechPaused, SpeechResumed))
+        for e in feed_in_chunks(Endpointer(vad, no_spec), stream)
+    )
+
+
+@pytest.mark.models
+def test_the_silence_of_one_utterance_can_be_shortened_while_it_pauses(vad: SileroVad) -> None:
+    ep = Endpointer(vad, EndpointerConfig(end_of_speech_silence_ms=600, speculate_after_ms=100))
+    events = feed_in_chunks(ep, np.concatenate([speech(SENTENCE), silence(150)]))
+    assert isinstance(events[-1], SpeechPaused)
+    ep.utterance_silence_ms = 200  # e.g. the speculative transcript is a complete question
+    set_at = ep.stream_ms
+    (end,) = ended(feed_in_chunks(ep, silence(1000)))
+    # Ended at the first frame once the silence had reached 200 ms, long before 600.
+    assert end.endpoint_ms <= max(set_at, end.end_ms + 200) + FRAME_MS
+    assert end.endpoint_ms - end.end_ms < 600 - FRAME_MS
+    assert ep.utterance_silence_ms is None  # the next utterance gets the configured silence
 
 
 @pytest.mark.models

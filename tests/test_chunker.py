@@ -203,3 +203,23 @@ def test_streaming_a_long_reply_character_by_character_is_fast() -> None:
     c.flush()
     per_char_us = 1e6 * (time.perf_counter() - t0) / len(reply)
     assert per_char_us < 200, f"{per_char_us:.0f} µs per character"
+
+
+def test_first_clause_is_cut_as_soon_as_it_streams_in_past_the_minimum() -> None:
+    reply = "Tonkotsu tonight, kid, same as every night for thirty years. Sit down."
+    c = SentenceChunker(60, first_clause_min_chars=16)
+    out: list[str] = []
+    for ch in reply:
+        got = c.push(ch)
+        if got and not out:
+            # The first chunk leaves one character after its comma, not at the sentence end.
+            assert c.pending == "" or len(c.pending) <= 2
+        out.extend(got)
+    out.extend(c.flush())
+    assert out[0] == "Tonkotsu tonight,"
+    assert out[1:] == ["kid, same as every night for thirty years.", "Sit down."]
+    # Too short a clause waits for the next boundary; later sentences are never cut early.
+    c = SentenceChunker(60, first_clause_min_chars=16)
+    assert c.push("Hi, kid, sit down, the broth is hot. ") == ["Hi, kid, sit down,"]
+    assert c.push("Eat, then talk. ") == ["the broth is hot."]
+    assert c.flush() == ["Eat, then talk."]

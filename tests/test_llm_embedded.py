@@ -65,11 +65,18 @@ async def one_slot() -> AsyncIterator[EmbeddedLLM]:
     await engine.aclose()
 
 
-async def busy_slots(llm: EmbeddedLLM) -> list[int]:
-    """Slots the engine is decoding in, from its own /slots endpoint."""
+async def busy_slots(llm: EmbeddedLLM, settle_s: float = 1.0) -> list[int]:
+    """Slots the engine is decoding in, from its own /slots endpoint. The engine
+    releases a stopped slot on its own thread a moment after the call returns,
+    so an empty answer is waited for up to settle_s."""
+    deadline = time.perf_counter() + settle_s
     async with httpx.AsyncClient() as c:
-        r = await c.get(f"{llm.http_address}/slots")
-    return [slot["id"] for slot in r.json() if slot["is_processing"]]
+        while True:
+            r = await c.get(f"{llm.http_address}/slots")
+            busy = [slot["id"] for slot in r.json() if slot["is_processing"]]
+            if not busy or time.perf_counter() > deadline:
+                return busy
+            await asyncio.sleep(0.02)
 
 
 def test_bundled_model_is_the_smollm2_gguf() -> None:

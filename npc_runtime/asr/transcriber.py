@@ -15,6 +15,7 @@ longer than the window, or window_s=30, take faster-whisper's ordinary path.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -49,6 +50,8 @@ class Transcript:
     language: str
     audio_ms: float
     elapsed_ms: float
+    # Time spent waiting for the model (another session's utterance ahead in line).
+    waited_ms: float = 0.0
 
 
 def bundled_model_path() -> Path:
@@ -122,8 +125,11 @@ class WhisperTranscriber:
         return await asyncio.to_thread(cls.load, model_path, cpu_threads, window_s)
 
     async def transcribe(self, audio_16k: np.ndarray, language: str | None = None) -> Transcript:
+        t0 = time.perf_counter()
         async with self._async_lock:
-            return await asyncio.to_thread(self.transcribe_sync, audio_16k, language)
+            result = await asyncio.to_thread(self.transcribe_sync, audio_16k, language)
+        total_ms = 1000.0 * (time.perf_counter() - t0)
+        return dataclasses.replace(result, waited_ms=max(0.0, total_ms - result.elapsed_ms))
 
     def transcribe_sync(self, audio_16k: np.ndarray, language: str | None = None) -> Transcript:
         audio = np.asarray(audio_16k, dtype=np.float32).reshape(-1)

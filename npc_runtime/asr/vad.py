@@ -127,6 +127,10 @@ class EndpointerConfig:
     # Silence kept after the last voiced frame; Whisper does better with a little.
     post_roll_ms: int = 100
     max_utterance_ms: int = 30_000
+    # A pause this long inside speech sends SpeechPaused with the audio so far, so
+    # the session can transcribe (and answer) speculatively while it waits to see
+    # whether the pause is the end; 0 = off.
+    speculate_after_ms: int = 100
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -134,7 +138,13 @@ class EndpointerConfig:
         neg = self.negative_threshold
         if not 0.0 < neg <= self.threshold:
             raise ValueError(f"neg_threshold must be in (0, threshold={self.threshold}], got {neg}")
-        for name in ("min_speech_ms", "end_of_speech_silence_ms", "pre_roll_ms", "post_roll_ms"):
+        for name in (
+            "min_speech_ms",
+            "end_of_speech_silence_ms",
+            "pre_roll_ms",
+            "post_roll_ms",
+            "speculate_after_ms",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_utterance_ms < 1000:
@@ -170,7 +180,25 @@ class SpeechEnded:
         return self.end_ms - self.start_ms
 
 
-VadEvent = SpeechStarted | SpeechEnded
+@dataclass(frozen=True, eq=False)
+class SpeechPaused:
+    """The speaker paused for speculate_after_ms: the utterance so far, as SpeechEnded
+    would carry it if the pause turns out to be the end (same start and end_ms)."""
+
+    audio: np.ndarray
+    start_ms: int
+    end_ms: int  # end of the last voiced frame; the final SpeechEnded has the same
+    paused_at_ms: int  # stream time the pause was noticed
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Speech went on after a SpeechPaused: whatever was started on it is stale."""
+
+    end_ms: int  # the SpeechPaused.end_ms it invalidates
+
+
+VadEvent = SpeechStarted | SpeechEnded | SpeechPaused | SpeechResumed
 
 
 class EndpointState(enum.Enum):
@@ -242,7 +270,11 @@ class Endpointer:
         self._retained = _Retained()
         self._state = EndpointState.SILENCE
         self._utt: _Utterance | None = None
+        self._paused_end: int | None = None  # last_voiced_end a SpeechPaused went out for
         self.last_probability = 0.0
+        # Silence that ends the current utterance when set (adaptive endpointing);
+        # cleared when it ends.
+        self.utterance_silence_ms: int | None = None
 
     @property
     def state(self) -> EndpointState:
@@ -277,6 +309,8 @@ class Endpointer:
             self._frame_pos += FRAME_SAMPLES
             if event is not None:
                 events.append(event)
+            elif (paused := self._maybe_paused()) is not None:
+                events.append(paused)
             if self._state is EndpointState.SILENCE:
                 self._retained.trim_to(self.config.pre_roll_ms * _SAMPLES_PER_MS)
         return events
@@ -298,6 +332,8 @@ class Endpointer:
         self._retained.drop_all(self._fed)
         self._state = EndpointState.SILENCE
         self._utt = None
+        self._paused_end = None
+        self.utterance_silence_ms = None
         return ended
 
     # --- state machine -------------------------------------------------
@@ -337,6 +373,11 @@ class Endpointer:
         elif voiced:  # MAYBE_END, and speech resumed
             utt.last_voiced_end = frame_end
             self._state = EndpointState.SPEECH
+            if self._paused_end is not None:
+                resumed = SpeechResumed(self._paused_end // _SAMPLES_PER_MS)
+                self._paused_end = None
+                self.utterance_silence_ms = None
+                return resumed
 
         if frame_end - utt.start >= cfg.max_utterance_ms * _SAMPLES_PER_MS:
             ended = self._end(utt, endpoint=frame_end, forced=True)
@@ -344,13 +385,44 @@ class Endpointer:
             self._retained.drop_all(frame_end)
             return ended
         silence = frame_end - utt.last_voiced_end
+        needed_ms = self.utterance_silence_ms or cfg.end_of_speech_silence_ms
         if (
             self._state is EndpointState.MAYBE_END
             # Nearest frame, not the next one: 300 ms ends after 288, not 320.
-            and silence + FRAME_SAMPLES // 2 >= cfg.end_of_speech_silence_ms * _SAMPLES_PER_MS
+            and silence + FRAME_SAMPLES // 2 >= needed_ms * _SAMPLES_PER_MS
         ):
             return self._end(utt, endpoint=frame_end, forced=False)
         return None
+
+    def _maybe_paused(self) -> SpeechPaused | None:
+        """A SpeechPaused once per pause, when it reaches speculate_after_ms."""
+        cfg, utt = self.config, self._utt
+        if (
+            cfg.speculate_after_ms <= 0
+            or utt is None
+            or self._state is not EndpointState.MAYBE_END
+            or self._paused_end == utt.last_voiced_end
+        ):
+            return None
+        silence = self._frame_pos - utt.last_voiced_end
+        if silence + FRAME_SAMPLES // 2 < cfg.speculate_after_ms * _SAMPLES_PER_MS:
+            return None
+        self._paused_end = utt.last_voiced_end
+        audio = self._utterance_audio(utt, endpoint=self._frame_pos)
+        return SpeechPaused(
+            audio=audio,
+            start_ms=utt.start // _SAMPLES_PER_MS,
+            end_ms=utt.last_voiced_end // _SAMPLES_PER_MS,
+            paused_at_ms=self._frame_pos // _SAMPLES_PER_MS,
+        )
+
+    def _utterance_audio(
+        self, utt: _Utterance, endpoint: int, tail: np.ndarray | None = None
+    ) -> np.ndarray:
+        cfg = self.config
+        begin = max(self._retained.start, utt.start - cfg.pre_roll_ms * _SAMPLES_PER_MS)
+        stop = min(utt.last_voiced_end + cfg.post_roll_ms * _SAMPLES_PER_MS, endpoint)
+        return self._retained.slice(begin, stop, tail)
 
     def _maybe_started(self, utt: _Utterance) -> SpeechStarted | None:
         min_ms = self.config.min_speech_ms
@@ -365,9 +437,10 @@ class Endpointer:
     ) -> SpeechEnded:
         cfg = self.config
         begin = max(self._retained.start, utt.start - cfg.pre_roll_ms * _SAMPLES_PER_MS)
-        stop = min(utt.last_voiced_end + cfg.post_roll_ms * _SAMPLES_PER_MS, endpoint)
-        audio = self._retained.slice(begin, stop, tail)
+        audio = self._utterance_audio(utt, endpoint, tail)
         self._state, self._utt = EndpointState.SILENCE, None
+        self._paused_end = None
+        self.utterance_silence_ms = None
         return SpeechEnded(
             audio=audio,
             start_ms=utt.start // _SAMPLES_PER_MS,

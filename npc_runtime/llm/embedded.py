@@ -90,6 +90,11 @@ class EmbeddedLLM(LLMBackend):
         self.name = f"embedded ({model_path.name})"
         self._streams: set[EmbeddedStream] = set()
 
+    @property
+    def active_generations(self) -> int:
+        """Generations still running (a cancelled one counts until the engine stops it)."""
+        return len(self._streams)
+
     @classmethod
     def load(
         cls,

@@ -89,12 +89,25 @@ class SentenceChunker:
     (cut at a clause boundary, else a space).
     """
 
-    def __init__(self, first_clause_chars: int | None = 60, max_chars: int = 250) -> None:
+    def __init__(
+        self,
+        first_clause_chars: int | None = 60,
+        max_chars: int = 250,
+        first_clause_min_chars: int | None = None,
+    ) -> None:
         if max_chars < 20:
             raise ValueError(f"max_chars must be >= 20, got {max_chars}")
         if first_clause_chars is not None and first_clause_chars < 1:
             raise ValueError(f"first_clause_chars must be >= 1 or None, got {first_clause_chars}")
+        if first_clause_min_chars is not None and first_clause_min_chars < 1:
+            raise ValueError(
+                f"first_clause_min_chars must be >= 1 or None, got {first_clause_min_chars}"
+            )
         self.first_clause_chars = first_clause_chars
+        # Cut the first chunk at the first clause boundary past this many characters
+        # as soon as it streams in, without waiting to see the rest of the sentence:
+        # the first audio then waits for a few words, not a whole sentence.
+        self.first_clause_min_chars = first_clause_min_chars
         self.max_chars = max_chars
         self._buf = ""
         self._first = True
@@ -134,6 +147,11 @@ class SentenceChunker:
 
     def _next_cut(self, buf: str, final: bool) -> int | None:
         kind, pos = _find_end(buf, final)
+        early = self.first_clause_min_chars if self._first else None
+        if early is not None:
+            clauses = [c for c in self._clause_cuts(buf) if early <= c < pos]
+            if clauses and clauses[0] <= self.max_chars:
+                return clauses[0]
         first_limit = self.first_clause_chars if self._first else None
         if first_limit is not None and first_limit < self.max_chars:
             if kind is not _End.NONE and pos <= first_limit:

@@ -184,7 +184,7 @@ class EndpointingOptions(_message.Message):
     def __init__(self, end_of_speech_silence_ms: _Optional[int] = ..., push_to_talk_only: _Optional[bool] = ...) -> None: ...
 
 class SessionStart(_message.Message):
-    __slots__ = ("character_id", "player_id", "input_audio", "output_audio", "visemes", "language", "scene", "resume_session_id", "endpointing", "greet", "metadata", "text_only", "unpaced_audio", "game_time_hours")
+    __slots__ = ("character_id", "player_id", "input_audio", "output_audio", "visemes", "language", "scene", "resume_session_id", "endpointing", "greet", "metadata", "text_only", "unpaced_audio", "game_time_hours", "npc_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -206,6 +206,7 @@ class SessionStart(_message.Message):
     TEXT_ONLY_FIELD_NUMBER: _ClassVar[int]
     UNPACED_AUDIO_FIELD_NUMBER: _ClassVar[int]
     GAME_TIME_HOURS_FIELD_NUMBER: _ClassVar[int]
+    NPC_ID_FIELD_NUMBER: _ClassVar[int]
     character_id: str
     player_id: str
     input_audio: AudioFormat
@@ -220,7 +221,8 @@ class SessionStart(_message.Message):
     text_only: bool
     unpaced_audio: bool
     game_time_hours: float
-    def __init__(self, character_id: _Optional[str] = ..., player_id: _Optional[str] = ..., input_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., language: _Optional[str] = ..., scene: _Optional[_Union[SceneSnapshot, _Mapping]] = ..., resume_session_id: _Optional[str] = ..., endpointing: _Optional[_Union[EndpointingOptions, _Mapping]] = ..., greet: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text_only: _Optional[bool] = ..., unpaced_audio: _Optional[bool] = ..., game_time_hours: _Optional[float] = ...) -> None: ...
+    npc_id: str
+    def __init__(self, character_id: _Optional[str] = ..., player_id: _Optional[str] = ..., input_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., language: _Optional[str] = ..., scene: _Optional[_Union[SceneSnapshot, _Mapping]] = ..., resume_session_id: _Optional[str] = ..., endpointing: _Optional[_Union[EndpointingOptions, _Mapping]] = ..., greet: _Optional[bool] = ..., metadata: _Optional[_Mapping[str, str]] = ..., text_only: _Optional[bool] = ..., unpaced_audio: _Optional[bool] = ..., game_time_hours: _Optional[float] = ..., npc_id: _Optional[str] = ...) -> None: ...
 
 class AudioChunk(_message.Message):
     __slots__ = ("pcm",)
@@ -522,7 +524,7 @@ class ActionCommand(_message.Message):
     def __init__(self, turn_id: _Optional[str] = ..., command_id: _Optional[str] = ..., verb: _Optional[str] = ..., target_id: _Optional[str] = ..., arguments: _Optional[_Mapping[str, str]] = ..., plan_id: _Optional[str] = ..., step_index: _Optional[int] = ..., step_count: _Optional[int] = ...) -> None: ...
 
 class TurnTimings(_message.Message):
-    __slots__ = ("end_of_speech_ms", "asr_ms", "recall_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_audio_ms", "first_audio_sent_at_ms", "first_text_sent_at_ms", "llm_total_ms", "tts_total_ms", "total_ms", "llm_prompt_tokens", "llm_cached_tokens", "llm_completion_tokens", "audio_ms")
+    __slots__ = ("end_of_speech_ms", "asr_ms", "recall_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_audio_ms", "first_audio_sent_at_ms", "first_text_sent_at_ms", "llm_total_ms", "tts_total_ms", "total_ms", "llm_prompt_tokens", "llm_cached_tokens", "llm_completion_tokens", "audio_ms", "speculative", "asr_wait_ms", "transcript_at_ms", "llm_start_at_ms", "first_sentence_at_ms", "tts_start_at_ms", "first_audio_made_at_ms", "send_wait_ms", "perceive_ms", "plan_ms")
     END_OF_SPEECH_MS_FIELD_NUMBER: _ClassVar[int]
     ASR_MS_FIELD_NUMBER: _ClassVar[int]
     RECALL_MS_FIELD_NUMBER: _ClassVar[int]
@@ -538,6 +540,16 @@ class TurnTimings(_message.Message):
     LLM_CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     LLM_COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     AUDIO_MS_FIELD_NUMBER: _ClassVar[int]
+    SPECULATIVE_FIELD_NUMBER: _ClassVar[int]
+    ASR_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    TRANSCRIPT_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LLM_START_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SENTENCE_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    TTS_START_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_AUDIO_MADE_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    SEND_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    PERCEIVE_MS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_MS_FIELD_NUMBER: _ClassVar[int]
     end_of_speech_ms: float
     asr_ms: float
     recall_ms: float
@@ -553,7 +565,17 @@ class TurnTimings(_message.Message):
     llm_cached_tokens: int
     llm_completion_tokens: int
     audio_ms: float
-    def __init__(self, end_of_speech_ms: _Optional[float] = ..., asr_ms: _Optional[float] = ..., recall_ms: _Optional[float] = ..., llm_first_token_ms: _Optional[float] = ..., first_sentence_ms: _Optional[float] = ..., tts_first_audio_ms: _Optional[float] = ..., first_audio_sent_at_ms: _Optional[float] = ..., first_text_sent_at_ms: _Optional[float] = ..., llm_total_ms: _Optional[float] = ..., tts_total_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., llm_prompt_tokens: _Optional[int] = ..., llm_cached_tokens: _Optional[int] = ..., llm_completion_tokens: _Optional[int] = ..., audio_ms: _Optional[float] = ...) -> None: ...
+    speculative: bool
+    asr_wait_ms: float
+    transcript_at_ms: float
+    llm_start_at_ms: float
+    first_sentence_at_ms: float
+    tts_start_at_ms: float
+    first_audio_made_at_ms: float
+    send_wait_ms: float
+    perceive_ms: float
+    plan_ms: float
+    def __init__(self, end_of_speech_ms: _Optional[float] = ..., asr_ms: _Optional[float] = ..., recall_ms: _Optional[float] = ..., llm_first_token_ms: _Optional[float] = ..., first_sentence_ms: _Optional[float] = ..., tts_first_audio_ms: _Optional[float] = ..., first_audio_sent_at_ms: _Optional[float] = ..., first_text_sent_at_ms: _Optional[float] = ..., llm_total_ms: _Optional[float] = ..., tts_total_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., llm_prompt_tokens: _Optional[int] = ..., llm_cached_tokens: _Optional[int] = ..., llm_completion_tokens: _Optional[int] = ..., audio_ms: _Optional[float] = ..., speculative: _Optional[bool] = ..., asr_wait_ms: _Optional[float] = ..., transcript_at_ms: _Optional[float] = ..., llm_start_at_ms: _Optional[float] = ..., first_sentence_at_ms: _Optional[float] = ..., tts_start_at_ms: _Optional[float] = ..., first_audio_made_at_ms: _Optional[float] = ..., send_wait_ms: _Optional[float] = ..., perceive_ms: _Optional[float] = ..., plan_ms: _Optional[float] = ...) -> None: ...
 
 class TurnEnd(_message.Message):
     __slots__ = ("turn_id", "interrupted", "timings", "text", "heard_text", "reason")
