@@ -9,7 +9,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .characters import EmotionName
+from .characters import Character, EmotionName
+from .world.executor import ActionCommandOut, ActionResultIn
+from .world.model import SceneDelta, SceneSnapshot
+
+# The world's own action messages are the domain events for commands and results.
+__all__ = ["ActionCommandOut", "ActionResultIn"]
 
 # --- client → server ---------------------------------------------------------
 
@@ -34,8 +39,10 @@ class SessionStartIn:
     text_only: bool = False
     unpaced_audio: bool = False
     resume_session_id: str = ""
-    has_scene: bool = False
+    scene: SceneSnapshot | None = None
     game_time_hours: float | None = None
+    # The NPC's node id in the scene; empty = character_id.
+    npc_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,10 @@ class TriggerIn:
 
 
 @dataclass(frozen=True)
-class NotYetSupportedIn:
-    """A message whose behaviour a later release builds (scene, action result)."""
+class SceneUpdateIn:
+    """A change to the scene (or a whole new one in delta.replace)."""
 
-    kind: str
+    delta: SceneDelta
 
 
 ClientIn = (
@@ -96,7 +103,8 @@ ClientIn = (
     | InterruptIn
     | TriggerIn
     | GameTimeIn
-    | NotYetSupportedIn
+    | SceneUpdateIn
+    | ActionResultIn
 )
 
 
@@ -128,6 +136,7 @@ class SessionReadyOut:
     input_rate: int
     output_rate: int
     end_of_speech_silence_ms: int
+    character: Character | None = None
 
 
 @dataclass(frozen=True)
@@ -191,18 +200,6 @@ class EmotionOut:
     affinity: float = 0.0
 
 
-@dataclass(frozen=True)
-class ActionOut:
-    turn_id: str
-    command_id: str
-    verb: str
-    target_id: str
-    arguments: dict[str, str] = field(default_factory=dict)
-    plan_id: str = ""
-    step_index: int = 0
-    step_count: int = 1
-
-
 @dataclass
 class Timings:
     """Per-stage milliseconds of one turn; mirrors npc.v1.TurnTimings."""
@@ -230,6 +227,8 @@ class Timings:
     tts_start_at_ms: float = 0.0
     first_audio_made_at_ms: float = 0.0
     send_wait_ms: float = 0.0
+    perceive_ms: float = 0.0
+    plan_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -258,10 +257,12 @@ ServerOut = (
     | TextOut
     | AudioOut
     | EmotionOut
-    | ActionOut
+    | ActionCommandOut
     | TurnEndOut
     | ErrorOut
 )
 
 # Events that belong to a turn's media and are dropped once the turn is cancelled.
-MEDIA_EVENTS = (TextOut, AudioOut, EmotionOut, ActionOut)
+# Action commands are not among them: the executor tracks each one it sends, and
+# cancels a running plan with a command of its own.
+MEDIA_EVENTS = (TextOut, AudioOut, EmotionOut)

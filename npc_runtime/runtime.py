@@ -27,6 +27,7 @@ from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory
 from .tts.piper_tts import PiperSynthesizer, VoiceRegistry, VoiceSettings
 from .tts.visemes import VisemeTable
+from .world import WorldStore
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class Runtime:
     histories: HistoryCache = field(default_factory=HistoryCache)
     emotions: EmotionBook = field(default_factory=EmotionBook)
     speculations: SpeculationStats = field(default_factory=SpeculationStats)
+    # Scene graphs by world id, shared by the sessions (NPCs) in each world.
+    worlds: WorldStore = field(default_factory=WorldStore)
     # Memory writes queued by sessions; they outlive the session (see background.py).
     writes: Background = field(default_factory=lambda: Background("memory"))
     load_ms: dict[str, float] = field(default_factory=dict)

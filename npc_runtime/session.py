@@ -28,8 +28,11 @@ from .asr.vad import (
 )
 from .audio import ASR_RATE, AudioFormatError, StreamResampler, pcm16_to_float, samples_to_ms
 from .characters import Character
-from .emotion import Mood, trigger_stimulus
+from .embodiment import Acted, Embodiment, Sensed, describe_report
+from .emotion import Mood, Stimulus, trigger_stimulus
 from .events import (
+    ActionCommandOut,
+    ActionResultIn,
     AudioEndIn,
     AudioIn,
     AudioOut,
@@ -39,8 +42,8 @@ from .events import (
     ErrorOut,
     GameTimeIn,
     InterruptIn,
-    NotYetSupportedIn,
     PlaybackIn,
+    SceneUpdateIn,
     ServerOut,
     SessionReadyOut,
     SessionStartIn,
@@ -54,6 +57,7 @@ from .events import (
 from .llm.prompt import Exchange
 from .outbox import Outbox
 from .turn import Emitter, Turn, TurnConfig, TurnRequest, heard_text
+from .world import Perception, PlanReport, SceneDelta, SceneError, SceneSnapshot
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -82,12 +86,6 @@ class SessionError(Exception):
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-_NOT_YET = {
-    "scene_update": "SceneUpdate",
-    "action_result": "ActionResult",
-}
 
 
 @dataclass
@@ -176,6 +174,10 @@ class Session:
         )
         if self.start.resume_session_id:
             self.history = list(self.runtime.histories.get(self.start.resume_session_id, []))
+        # This NPC in the client's scene; None until a scene arrives.
+        self.body: Embodiment | None = None
+        self.npc_id = self.start.npc_id or self.character.id
+        self._scene_problem: tuple[ErrorCode, str] | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -185,6 +187,9 @@ class Session:
         the character feels about them. Call before open()."""
         memory = self.runtime.memory
         await self.runtime.emotions.load(self.character, self.player_key)
+        if self.start.scene is not None:
+            # A bad scene is reported after SessionReady; the session goes on without one.
+            self._scene_problem = await self._enter(self.start.scene)
         if self.history or memory is None or not self.start.player_id:
             return
         lines = await memory.history(self.character.id, self.start.player_id)
@@ -193,17 +198,18 @@ class Session:
     def open(self) -> None:
         self.outbox.emit(
             SessionReadyOut(
-                self.id, self.character.id, self.input_rate, self.output_rate, self.silence_ms
+                self.id,
+                self.character.id,
+                self.input_rate,
+                self.output_rate,
+                self.silence_ms,
+                self.character,
             )
         )
         if self._visemes_unavailable:
             self._error(ErrorCode.FAILED_PRECONDITION, self._visemes_unavailable)
-        if self.start.has_scene:
-            self._error(
-                ErrorCode.UNIMPLEMENTED,
-                "scene snapshots are not used by this server version yet; the session "
-                "continues without a scene",
-            )
+        if self._scene_problem is not None:
+            self._error(*self._scene_problem)
         if self.start.greet and self.character.greeting:
             self._start_turn(
                 TurnCause.GREETING, "", time.perf_counter(), fixed=self.character.greeting
@@ -214,6 +220,8 @@ class Session:
         self._end_utterance_now()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.body is not None:
+            await self.body.executor.drain()
         self.close()
 
     async def abort(self) -> None:
@@ -223,6 +231,9 @@ class Session:
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         self.close()
+        if self.body is not None:
+            await self.body.executor.drain()  # results that arrived still happened
+            await self.body.aclose()  # the NPC stops what it was doing; its world lives on
 
     def close(self) -> None:
         if self.state is not SessionState.CLOSED:
@@ -265,23 +276,114 @@ class Session:
                 running = self._turn
                 if running and (not turn_id or turn_id == running.turn.turn_id):
                     await self._barge_in("interrupted by the client")
+                elif self.body is not None and (
+                    not turn_id or turn_id == self.body.executor.turn_id
+                ):
+                    await self.body.cancel("interrupted by the client")
             case TriggerIn():
                 await self._on_trigger(event)
             case GameTimeIn(hours=hours):
                 self.game_time_h = hours
-            case NotYetSupportedIn(kind=kind):
-                what = _NOT_YET.get(kind, kind)
-                self._error(
-                    ErrorCode.UNIMPLEMENTED,
-                    f"{what} are not handled by this server version yet; the message was "
-                    "ignored and the session continues",
+            case SceneUpdateIn():
+                await self._on_scene_update(event)
+            case ActionResultIn():
+                if self.body is None or not self.body.on_result(event):
+                    # Late results (after a timeout or cancel) are normal: not an error.
+                    log.debug("session %s: no step waits for %s", self.id, event.command_id)
+
+    # --- the world -----------------------------------------------------------------
+
+    async def _enter(self, snapshot: SceneSnapshot) -> tuple[ErrorCode, str] | None:
+        """Join (or load) the snapshot's world; the problem to report, if any."""
+        old = self.body
+        try:
+            body = await Embodiment.join(
+                self.runtime.worlds,
+                snapshot,
+                self.character,
+                self.npc_id,
+                self.runtime.settings.world,
+                self._emit_action,
+                self._on_plan_report,
+            )
+        except SceneError as e:
+            return ErrorCode.INVALID_ARGUMENT, f"scene rejected: {e}; the scene was not changed"
+        if old is not None and old.world is not body.world:
+            await old.aclose()
+        self.body = body
+        missing = body.missing_self()
+        return (ErrorCode.FAILED_PRECONDITION, missing) if missing else None
+
+    async def _on_scene_update(self, update: SceneUpdateIn) -> None:
+        delta = update.delta
+        problem: tuple[ErrorCode, str] | None = None
+        if delta.replace is not None and (
+            self.body is None or delta.replace.world_id != self.body.world.id
+        ):
+            problem = await self._enter(delta.replace)
+        elif self.body is None:
+            if not delta.world_id:
+                problem = (
+                    ErrorCode.FAILED_PRECONDITION,
+                    "scene_update without a scene: this session has none yet; send the scene "
+                    "in SessionStart.scene or a SceneUpdate with replace (or world_id of a "
+                    "world another session loaded)",
                 )
+            else:
+                problem = await self._enter(SceneSnapshot(delta.world_id))
+                if problem is None:
+                    problem = await self._apply(delta)
+        else:
+            problem = await self._apply(delta)
+        if problem is not None:
+            self._error(*problem)
+
+    async def _apply(self, delta: SceneDelta) -> tuple[ErrorCode, str] | None:
+        assert self.body is not None
+        try:
+            await self.body.update(delta)
+        except SceneError as e:
+            return (
+                ErrorCode.INVALID_ARGUMENT,
+                f"scene_update rejected: {e}; the scene was not changed",
+            )
+        return None
+
+    def _emit_action(self, command: ActionCommandOut) -> None:
+        self.outbox.emit(command)
+
+    def _on_plan_report(self, report: PlanReport) -> None:
+        log.info(
+            "plan %s %s after %d steps%s",
+            report.plan_id,
+            report.status.value,
+            report.steps_done,
+            f": {report.reason}" if report.reason else "",
+        )
+        memory, player = self.runtime.memory, self.start.player_id
+        if memory is None or not player or not report.intents:
+            return
+        self.runtime.writes.spawn(
+            memory.remember_event(
+                self.character,
+                player,
+                describe_report(report),
+                importance=5.0,
+                game_time_h=self.game_time_h,
+            )
+        )
 
     async def _on_trigger(self, trigger: TriggerIn) -> None:
         """A game event: the character feels it at once (an Emotion event outside any
-        turn, so the face reacts before a word is said) and, when asked, answers it."""
+        turn, so the face reacts before a word is said), the world records it (flags
+        the character's guards read), memory keeps it, and when asked — by the game
+        or by the character file — the NPC answers it."""
+        spec = self.character.triggers.get(trigger.name)
+        configured = None
+        if spec is not None and spec.emotion is not None:
+            configured = Stimulus(spec.emotion, spec.intensity, spec.trust, spec.affinity)
         try:
-            stimulus, _why = trigger_stimulus(trigger.name, trigger.parameters)
+            stimulus, _why = trigger_stimulus(trigger.name, trigger.parameters, configured)
         except ValueError as e:
             self._error(ErrorCode.INVALID_ARGUMENT, str(e))
             return
@@ -290,21 +392,33 @@ class Session:
             self.outbox.emit(
                 EmotionOut("", state.category, state.intensity, state.trust, state.affinity)
             )
+        react, hint, what = trigger.react, "", describe_event(trigger)
+        importance = 7.0 if stimulus is not None else 4.0
+        if self.body is not None:
+            outcome = self.body.trigger(
+                trigger.name, trigger.parameters, trigger.react, trigger.source_id
+            )
+            react, hint, what = outcome.react, outcome.line_hint, outcome.event.text
+            if outcome.spec is not None:
+                importance = float(outcome.importance)
+        elif spec is not None:
+            react, hint = trigger.react or spec.react, spec.line_hint
+            importance = float(spec.importance)
         memory = self.runtime.memory
         if memory is not None and self.start.player_id:
             self.runtime.writes.spawn(
                 memory.remember_event(
                     self.character,
                     self.start.player_id,
-                    f"Event: {describe_event(trigger)}.",
-                    importance=7.0 if stimulus is not None else 4.0,
+                    f"Event: {what}.",
+                    importance=importance,
                     game_time_h=self.game_time_h,
                 )
             )
-        if trigger.react:
+        if react:
             reference = time.perf_counter()
             await self._barge_in(f"trigger {trigger.name}")
-            self._start_turn(TurnCause.TRIGGER, describe_trigger(trigger), reference)
+            self._start_turn(TurnCause.TRIGGER, describe_trigger(what, hint), reference)
 
     async def _on_audio(self, pcm: bytes) -> None:
         try:
@@ -443,6 +557,7 @@ class Session:
             utterance_id=spec.utterance_id,
             asr_ms=result.elapsed_ms,
             emitter=spec.held,
+            gate=spec.promoted,
         )
         turn.timings.speculative = True
         turn.timings.asr_wait_ms = result.waited_ms
@@ -575,6 +690,7 @@ class Session:
         asr_ms: float = 0.0,
         fixed: str | None = None,
         emitter: Emitter | None = None,
+        gate: asyncio.Event | None = None,
     ) -> Turn:
         self._turn_seq += 1
         request = TurnRequest(
@@ -589,7 +705,10 @@ class Session:
             game_time_h=self.game_time_h,
         )
         history = list(self.history[-self._history_len() :])
-        return Turn(self.turn_config, request, history, emitter or _Watch(self))
+        turn = Turn(self.turn_config, request, history, emitter or _Watch(self))
+        if self.body is not None and fixed is None:
+            turn.world = _TurnBody(self, self.body, gate)
+        return turn
 
     def _history_len(self) -> int:
         return max(0, self.runtime.settings.llm.history_turns)
@@ -619,6 +738,9 @@ class Session:
         running.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running.task
+        if self.body is not None and self.body.executor.turn_id == turn.turn_id:
+            # Talking over the NPC stops what that turn set it doing.
+            await self.body.cancel("barge-in")
         heard = self._remember(turn, interrupted=True)
         self.outbox.emit(turn.end_event(True, heard, reason))
         self.outbox.forget_turn(turn.turn_id)
@@ -724,6 +846,26 @@ class _Held:
             t.first_text_sent_at_ms = max(t.first_text_sent_at_ms, turn.since_reference_ms())
 
 
+@dataclass
+class _TurnBody:
+    """One turn's view of the NPC's body. A speculative turn may perceive and plan
+    its prompt early, but acts only once its utterance is final (the gate)."""
+
+    session: Session
+    body: Embodiment
+    gate: asyncio.Event | None
+
+    def sense(self) -> Sensed:
+        return self.body.sense()
+
+    async def act(self, actions: object, seen: Perception, turn_id: str) -> Acted:
+        if self.gate is not None:
+            await self.gate.wait()  # cancelled with the turn when the player goes on
+        state = self.session.mood.current()
+        relationship = {"trust": state.trust, "affinity": state.affinity}
+        return await self.body.act(actions, seen, relationship, turn_id)
+
+
 def describe_event(trigger: TriggerIn) -> str:
     """'player looted store (item: noodles)'."""
     what = trigger.name.replace("_", " ").replace(".", " ").strip()
@@ -731,9 +873,10 @@ def describe_event(trigger: TriggerIn) -> str:
     return f"{what}{f' ({params})' if params else ''}"
 
 
-def describe_trigger(trigger: TriggerIn) -> str:
+def describe_trigger(what: str, hint: str = "") -> str:
     """The game event as the NPC's prompt sees it, in place of player speech."""
-    return f"[Game event: {describe_event(trigger)}. React to it in character.]"
+    steer = f' Something like: "{hint}"' if hint else ""
+    return f"[Game event: {what}. React to it in character.{steer}]"
 
 
 def exchanges_from_lines(lines: list[tuple[str, str]]) -> list[Exchange]:

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .audio import float_to_pcm16, resample, split_ms
 from .characters import EMOTIONS, Character, EmotionName
@@ -38,11 +38,23 @@ from .tts.chunker import SentenceChunker
 from .tts.piper_tts import PiperSynthesizer, Synthesis, VoiceSettings
 from .tts.visemes import VisemeSpan, VisemeTable, slice_for_chunk
 
+if TYPE_CHECKING:
+    from .embodiment import Acted, Sensed
+    from .world import Perception
+
 log = logging.getLogger(__name__)
 
 
 class Emitter(Protocol):
     def emit(self, event: ServerOut) -> None: ...
+
+
+class TurnWorld(Protocol):
+    """The scene side of one turn (the session binds an Embodiment to it)."""
+
+    def sense(self) -> Sensed: ...
+
+    async def act(self, actions: Any, seen: Perception, turn_id: str) -> Acted: ...
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,10 @@ class Turn:
     error: str = ""
     feeling: EmotionState | None = None  # what the last Emotion event said
     recalled: Recall | None = None  # what recall put into the prompt
+    # The NPC's scene; None: no scene, so no perception and no actions.
+    world: TurnWorld | None = None
+    sensed: Sensed | None = None  # what the prompt got from the scene
+    acted: Acted | None = None  # what became of the reply's actions
 
     def __post_init__(self) -> None:
         self._mood = self.config.the_mood()
@@ -162,14 +178,19 @@ class Turn:
         if req.fixed_text is not None:
             await self._speak_fixed(req.fixed_text)
             return
-        context = [await self._recall(), describe(self._mood.current(), self._mood.model)]
+        sensed = self.sensed = self.world.sense() if self.world is not None else None
+        scene = ""
+        if sensed is not None:
+            self.timings.perceive_ms = sensed.elapsed_ms
+            scene = sensed.perception.summary
+        context = [scene, await self._recall(), describe(self._mood.current(), self._mood.model)]
         messages = build_messages(
             cfg.character, self.history, req.player_text, "\n\n".join(c for c in context if c)
         )
         gen = GenerationRequest(
             messages=messages,
-            # Actions stay empty until the world model validates them against a scene.
-            json_schema=reply_schema(cfg.max_say_chars, None),
+            # Only the character's verbs and ids the NPC perceives (empty without a scene).
+            json_schema=reply_schema(cfg.max_say_chars, sensed.schema if sensed else None),
             max_tokens=cfg.max_tokens,
             temperature=cfg.temperature,
         )
@@ -199,9 +220,27 @@ class Turn:
             if not self.text and isinstance(reply.get("say"), str):
                 # The say field arrived in a shape the streaming path missed.
                 self._on_reply_event(SayDelta(reply["say"]), chunker, sentences, llm_start)
+            if sensed is not None and self.world is not None:
+                await self._act(reply.get("actions"), sensed, chunker, sentences, llm_start)
             for s in chunker.flush():
                 self._queue_sentence(s, sentences, llm_start)
             await sentences.put(None)
+
+    async def _act(
+        self,
+        actions: Any,
+        sensed: Sensed,
+        chunker: SentenceChunker,
+        sentences: asyncio.Queue[str | None],
+        llm_start: float,
+    ) -> None:
+        """Hand the reply's actions to the world; say the refusals in character."""
+        assert self.world is not None
+        acted = self.acted = await self.world.act(actions, sensed.perception, self.turn_id)
+        self.timings.plan_ms = acted.elapsed_ms
+        for line in acted.lines:
+            gap = " " if self.text and not self.text.endswith(" ") else ""
+            self._on_reply_event(SayDelta(gap + line), chunker, sentences, llm_start)
 
     async def _recall(self) -> str:
         """What the character knows and remembers that bears on this turn."""

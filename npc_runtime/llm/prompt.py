@@ -25,24 +25,14 @@ class Exchange:
     emotion: str = "neutral"
 
 
-def reply_schema(max_say_chars: int, verbs: list[str] | None = None) -> dict[str, Any]:
+def reply_schema(max_say_chars: int, actions: dict[str, Any] | None = None) -> dict[str, Any]:
     """JSON schema of a reply. Field order is generation order: the face (emotion)
-    changes before speech starts, and actions come last."""
-    actions: dict[str, Any] = {"type": "array", "maxItems": 0, "items": {"type": "object"}}
-    if verbs:
-        actions = {
-            "type": "array",
-            "maxItems": 3,
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "verb": {"type": "string", "enum": list(verbs)},
-                    "target": {"type": "string", "maxLength": 64},
-                },
-                "required": ["verb", "target"],
-            },
-        }
+    changes before speech starts, and actions come last.
+
+    `actions` is the schema of the actions array (world.actions_schema: the
+    character's verbs and the ids it perceives); without a scene it is empty."""
+    if actions is None:
+        actions = {"type": "array", "maxItems": 0, "items": {"type": "object"}}
     return {
         "type": "object",
         "additionalProperties": False,
@@ -71,7 +61,14 @@ def system_prompt(character: Character) -> str:
         "sentences, as words said out loud: no lists, no stage directions, no emoji. "
         'Reply with JSON: "emotion" is how you feel ('
         + ", ".join(EMOTIONS)
-        + '), "say" is what you say, "actions" is an empty list.'
+        + '), "say" is what you say, '
+        + (
+            '"actions" is what you physically do now, only when asked or when the moment '
+            "calls for it, naming things by the ids in [brackets] from what you perceive; "
+            "otherwise an empty list."
+            if character.actions.verbs
+            else '"actions" is an empty list.'
+        )
     )
     return "\n\n".join(parts)
 

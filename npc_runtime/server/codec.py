@@ -10,7 +10,8 @@ from .. import __version__
 from ..audio import AudioFormatError, check_rate
 from ..characters import EMOTIONS, Character
 from ..events import (
-    ActionOut,
+    ActionCommandOut,
+    ActionResultIn,
     AudioEndIn,
     AudioFormatSpec,
     AudioIn,
@@ -21,8 +22,8 @@ from ..events import (
     ErrorOut,
     GameTimeIn,
     InterruptIn,
-    NotYetSupportedIn,
     PlaybackIn,
+    SceneUpdateIn,
     ServerOut,
     SessionReadyOut,
     SessionStartIn,
@@ -35,6 +36,15 @@ from ..events import (
     TurnCause,
     TurnEndOut,
     TurnStartedOut,
+)
+from ..world.executor import ResultStatus
+from ..world.model import (
+    Node,
+    NodeKind,
+    Relation,
+    RelationKind,
+    SceneDelta,
+    SceneSnapshot,
 )
 from .gen.npc.v1 import npc_pb2 as pb
 
@@ -104,9 +114,179 @@ def decode_start(ev: pb.ClientEvent) -> SessionStartIn:
         text_only=s.text_only,
         unpaced_audio=s.unpaced_audio,
         resume_session_id=s.resume_session_id,
-        has_scene=bool(s.scene.nodes or s.scene.relations),
+        scene=_snapshot(s.scene, "session_start.scene") if s.HasField("scene") else None,
         game_time_hours=_game_time(s.game_time_hours),
+        npc_id=s.npc_id,
     )
+
+
+# --- scene -------------------------------------------------------------------
+
+_NODE_KIND = {
+    pb.NODE_KIND_PLACE: NodeKind.PLACE,
+    pb.NODE_KIND_OBJECT: NodeKind.OBJECT,
+    pb.NODE_KIND_NPC: NodeKind.NPC,
+    pb.NODE_KIND_PLAYER: NodeKind.PLAYER,
+}
+_RELATION_KIND = {
+    pb.RELATION_KIND_IN: RelationKind.IN,
+    pb.RELATION_KIND_ON: RelationKind.ON,
+    pb.RELATION_KIND_HELD_BY: RelationKind.HELD_BY,
+    pb.RELATION_KIND_NEAR: RelationKind.NEAR,
+    pb.RELATION_KIND_CONNECTED: RelationKind.CONNECTED,
+}
+_MAX_STATE = 32
+
+
+def _scene_error(where: str, message: str) -> DecodeError:
+    return DecodeError(
+        ErrorCode.INVALID_ARGUMENT,
+        f"{where}: {message}; the scene was not changed",
+    )
+
+
+def _node(n: pb.SceneNode, where: str) -> Node:
+    kind = _NODE_KIND.get(n.kind)
+    if kind is None:
+        raise _scene_error(
+            where, f"node {n.id[:80]!r} has no kind: set PLACE, OBJECT, NPC or PLAYER"
+        )
+    if len(n.state) > _MAX_STATE or any(len(k) > 64 or len(v) > 256 for k, v in n.state.items()):
+        raise _scene_error(
+            where,
+            f"node {n.id[:80]!r}: state is too large (at most {_MAX_STATE} entries, keys up "
+            "to 64 and values up to 256 characters)",
+        )
+    if len(n.name) > 200 or len(n.description) > 1000 or len(n.type) > 64:
+        raise _scene_error(
+            where,
+            f"node {n.id[:80]!r}: name (200), description (1000) or type (64 characters) "
+            "is too long",
+        )
+    p = n.position
+    return Node(
+        id=n.id,
+        kind=kind,
+        name=n.name,
+        description=n.description,
+        type=n.type,
+        state=dict(n.state),
+        portable=n.portable,
+        container=n.container,
+        hidden=n.hidden,
+        position=(p.x, p.y, p.z) if n.HasField("position") else None,
+    )
+
+
+def _relation(r: pb.SceneRelation, where: str) -> Relation:
+    kind = _RELATION_KIND.get(r.kind)
+    if kind is None:
+        raise _scene_error(
+            where,
+            f"relation {r.subject_id[:80]!r} → {r.object_id[:80]!r} has no kind: set IN, ON, "
+            "HELD_BY, NEAR or CONNECTED",
+        )
+    return Relation(r.subject_id, kind, r.object_id, r.distance)
+
+
+def _snapshot(s: pb.SceneSnapshot, where: str) -> SceneSnapshot:
+    if not s.world_id:
+        raise _scene_error(where, "world_id is empty: name the world the scene belongs to")
+    return SceneSnapshot(
+        s.world_id,
+        [_node(n, where) for n in s.nodes],
+        [_relation(r, where) for r in s.relations],
+    )
+
+
+def _scene_update(u: pb.SceneUpdate) -> SceneUpdateIn:
+    where = "scene_update"
+    replace = _snapshot(u.replace, where + ".replace") if u.HasField("replace") else None
+    delta = SceneDelta(
+        world_id=u.world_id,
+        upsert_nodes=[_node(n, where) for n in u.upsert_nodes],
+        remove_node_ids=list(u.remove_node_ids),
+        add_relations=[_relation(r, where) for r in u.add_relations],
+        remove_relations=[_relation(r, where) for r in u.remove_relations],
+        replace=replace,
+    )
+    if delta.empty:
+        raise _scene_error(where, "the update is empty: set replace or at least one change")
+    return SceneUpdateIn(delta)
+
+
+_NODE_KIND_PB = {v: k for k, v in _NODE_KIND.items()}
+_RELATION_KIND_PB = {v: k for k, v in _RELATION_KIND.items()}
+
+
+def encode_node(n: Node) -> pb.SceneNode:
+    return pb.SceneNode(
+        id=n.id,
+        kind=_NODE_KIND_PB[n.kind],
+        name=n.name,
+        description=n.description,
+        type=n.type,
+        state=dict(n.state),
+        portable=n.portable,
+        container=n.container,
+        hidden=n.hidden,
+        position=pb.Vector3(x=n.position[0], y=n.position[1], z=n.position[2])
+        if n.position is not None
+        else None,
+    )
+
+
+def encode_relation(r: Relation) -> pb.SceneRelation:
+    return pb.SceneRelation(
+        subject_id=r.subject_id,
+        kind=_RELATION_KIND_PB[r.kind],
+        object_id=r.object_id,
+        distance=r.distance,
+    )
+
+
+def encode_snapshot(s: SceneSnapshot) -> pb.SceneSnapshot:
+    """For clients written in Python (tests, the scene runner, tools)."""
+    return pb.SceneSnapshot(
+        world_id=s.world_id,
+        nodes=[encode_node(n) for n in s.nodes],
+        relations=[encode_relation(r) for r in s.relations],
+    )
+
+
+def encode_delta(d: SceneDelta) -> pb.SceneUpdate:
+    return pb.SceneUpdate(
+        world_id=d.world_id,
+        upsert_nodes=[encode_node(n) for n in d.upsert_nodes],
+        remove_node_ids=list(d.remove_node_ids),
+        add_relations=[encode_relation(r) for r in d.add_relations],
+        remove_relations=[encode_relation(r) for r in d.remove_relations],
+        replace=encode_snapshot(d.replace) if d.replace is not None else None,
+    )
+
+
+_RESULT_STATUS = {
+    pb.ACTION_STATUS_SUCCEEDED: ResultStatus.SUCCEEDED,
+    pb.ACTION_STATUS_FAILED: ResultStatus.FAILED,
+    pb.ACTION_STATUS_CANCELLED: ResultStatus.CANCELLED,
+    pb.ACTION_STATUS_STARTED: ResultStatus.STARTED,
+}
+
+
+def _action_result(r: pb.ActionResult) -> ActionResultIn:
+    status = _RESULT_STATUS.get(r.status)
+    if not r.command_id:
+        raise DecodeError(
+            ErrorCode.INVALID_ARGUMENT,
+            "action_result.command_id is empty: echo the ActionCommand.command_id it answers",
+        )
+    if status is None:
+        raise DecodeError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"action_result for {r.command_id[:64]!r} has no status: set STARTED, SUCCEEDED, "
+            "FAILED or CANCELLED",
+        )
+    return ActionResultIn(r.command_id, status, r.detail[:500])
 
 
 def _game_time(hours: float) -> float | None:
@@ -157,8 +337,10 @@ def decode(ev: pb.ClientEvent) -> ClientIn:
     if kind == "game_time":
         hours = _game_time(ev.game_time.hours)
         return GameTimeIn(hours or 0.0)
-    if kind in ("scene_update", "action_result"):
-        return NotYetSupportedIn(kind)
+    if kind == "scene_update":
+        return _scene_update(ev.scene_update)
+    if kind == "action_result":
+        return _action_result(ev.action_result)
     if kind == "session_start":
         raise DecodeError(
             ErrorCode.FAILED_PRECONDITION,
@@ -192,6 +374,7 @@ def encode(ev: ServerOut) -> pb.ServerEvent:
             return pb.ServerEvent(
                 session_ready=pb.SessionReady(
                     session_id=ev.session_id,
+                    character=character_info(ev.character) if ev.character else None,
                     input_audio=pb.AudioFormat(
                         sample_rate_hz=ev.input_rate,
                         channels=1,
@@ -263,7 +446,7 @@ def encode(ev: ServerOut) -> pb.ServerEvent:
                     affinity=ev.affinity,
                 )
             )
-        case ActionOut():
+        case ActionCommandOut():
             return pb.ServerEvent(
                 action_command=pb.ActionCommand(
                     turn_id=ev.turn_id,

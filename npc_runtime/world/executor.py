@@ -109,6 +109,7 @@ class _InFlight:
     command: ActionCommandOut
     step: Step
     results: asyncio.Queue[ActionResultIn] = field(default_factory=asyncio.Queue)
+    answered: bool = False  # its final result is taken; effects are being applied
 
 
 class _StepFailed(Exception):
@@ -155,6 +156,11 @@ class ActionExecutor:
     @property
     def state(self) -> ExecState:
         return self._state
+
+    @property
+    def turn_id(self) -> str:
+        """The turn whose reply asked for the current (or last) plan."""
+        return self._turn_id
 
     def _to(self, new: ExecState) -> None:
         if new not in TRANSITIONS[self._state]:
@@ -213,6 +219,18 @@ class ActionExecutor:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         return self.reports[-1] if self.reports else None
+
+    async def drain(self, max_yields: int = 200) -> None:
+        """Let results already received take effect: a client may send its last
+        ActionResult and close the stream at once, and the effect must not be lost."""
+        for _ in range(max_yields):
+            task, inflight = self._task, self._inflight
+            if task is None or task.done():
+                return
+            waiting = inflight is not None and not inflight.answered and inflight.results.empty()
+            if waiting and self._state is ExecState.WAITING:
+                return  # blocked on the client: nothing received is left to apply
+            await asyncio.sleep(0)
 
     async def wait(self) -> PlanReport | None:
         """Until the running plan ends (for tests and scripts)."""
@@ -296,6 +314,7 @@ class ActionExecutor:
                 ) from None
             if result.status is ResultStatus.STARTED and not self._ongoing(inflight.step, result):
                 continue  # under way: the timer starts again
+            inflight.answered = True
             return result
 
     def _precheck(self, step: Step) -> str | None:
