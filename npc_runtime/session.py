@@ -293,6 +293,31 @@ class Session:
 
     # --- the world -----------------------------------------------------------------
 
+    async def _trigger_actions(self, trigger: TriggerIn, actions: list[dict[str, str]]) -> None:
+        """What the character file says the NPC does on this event, planned and
+        checked like a reply's actions (so guards and the scene still rule)."""
+        assert self.body is not None
+        names = {
+            "source": trigger.source_id or self.start.player_id,
+            "player": self.start.player_id,
+        }
+        raw = [
+            {k: v.format_map(_Blank(names)) if isinstance(v, str) else v for k, v in a.items()}
+            for a in actions
+        ]
+        seen = self.body.sense().perception
+        state = self.mood.current()
+        acted = await self.body.act(
+            raw, seen, {"trust": state.trust, "affinity": state.affinity}, turn_id=""
+        )
+        if acted.rejected or acted.lines:
+            log.info(
+                "trigger %s: %d action(s) rejected, refused: %s",
+                trigger.name,
+                acted.rejected,
+                "; ".join(acted.lines) or "none",
+            )
+
     async def _enter(self, snapshot: SceneSnapshot) -> tuple[ErrorCode, str] | None:
         """Join (or load) the snapshot's world; the problem to report, if any."""
         old = self.body
@@ -401,6 +426,8 @@ class Session:
             react, hint, what = outcome.react, outcome.line_hint, outcome.event.text
             if outcome.spec is not None:
                 importance = float(outcome.importance)
+                if outcome.spec.actions:
+                    await self._trigger_actions(trigger, outcome.spec.actions)
         elif spec is not None:
             react, hint = trigger.react or spec.react, spec.line_hint
             importance = float(spec.importance)
@@ -844,6 +871,13 @@ class _Held:
         if turn is not None and turn.timings.first_text_sent_at_ms:
             t = turn.timings
             t.first_text_sent_at_ms = max(t.first_text_sent_at_ms, turn.since_reference_ms())
+
+
+class _Blank(dict[str, str]):
+    """format_map that leaves unknown {names} empty instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 @dataclass
