@@ -24,6 +24,7 @@ const stats = {
   turnsStarted: 0,
   turnsEnded: 0,
   bargeIns: 0,
+  playing: false,
   progressSent: 0,
   actions: 0,
   errors: [],
@@ -128,6 +129,7 @@ async function connect({ greet }) {
   stats.sessions++;
   setStatus("listening");
   ui.talk.disabled = mode() !== "push-to-talk";
+  ui.talk.hidden = mode() !== "push-to-talk";
   ui.stop.disabled = false;
   ui.hint.textContent =
     mode() === "push-to-talk" ? "Hold the button (or Space) while you talk" : "Just talk";
@@ -287,6 +289,7 @@ function frame() {
       lastOpen = open;
     }
     stats.maxMouthOpen = Math.max(stats.maxMouthOpen, open);
+    stats.playing = player.busy;
     if (player.busy) touch();
   } else {
     face.update("", 0);
@@ -374,7 +377,8 @@ async function init() {
   for (const c of characters) {
     const opt = document.createElement("option");
     opt.value = c.id;
-    opt.textContent = `${c.name} — ${c.description || c.id}`;
+    opt.textContent = c.name;
+    opt.title = c.description || c.id;
     ui.character.appendChild(opt);
   }
   const id = params.get("character");
