@@ -9,6 +9,7 @@ const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ui = {
   character: $("character"),
+  player: $("player"),
   scene: $("scene"),
   voice: $("voice"),
   connect: $("connect"),
@@ -74,7 +75,7 @@ async function connect() {
   if (session) session.close();
   const start = {
     characterId: ui.character.value,
-    playerId: params.get("player") || "",
+    playerId: ui.player.value.trim(),
     textOnly: !ui.voice.checked,
     visemes: ui.voice.checked,
   };
@@ -156,7 +157,8 @@ function render(d) {
     fill(
       ui.memories,
       (r ? r.memories : []).map((m) => hit(m.text, `${m.kind} · score ${m.score} · importance ${m.importance} · ${m.age_h} h ago`)),
-      r && !r.ok ? "the memory store was unreachable" : why,
+      r && !r.ok ? "the memory store was unreachable"
+        : d.player_id ? why : "anonymous player: memories are kept only for a player id",
     );
   }
 
@@ -204,6 +206,7 @@ async function init() {
   }
   if (params.get("character")) ui.character.value = params.get("character");
   ui.scene.checked = params.get("scene") === "demo";
+  ui.player.value = params.get("player") || "";
   const syncScene = () => {
     ui.sceneEdit.hidden = !ui.scene.checked;
     const c = characters.find((x) => x.id === ui.character.value);
