@@ -178,6 +178,8 @@ class Session:
         self.body: Embodiment | None = None
         self.npc_id = self.start.npc_id or self.character.id
         self._scene_problem: tuple[ErrorCode, str] | None = None
+        # The last turn that ended, for the designer view (GET /v1/sessions/{id}/debug).
+        self.last_turn: Turn | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -749,6 +751,7 @@ class Session:
         await self.outbox.drained(turn.turn_id)
         if self._turn is not None and self._turn.turn is turn:
             self._turn = None
+            self.last_turn = turn
             heard = self._remember(turn, interrupted=False)
             self.outbox.emit(turn.end_event(False, heard))
             self.outbox.forget_turn(turn.turn_id)
@@ -760,7 +763,7 @@ class Session:
         if running is None:
             return
         self._turn = None
-        turn = running.turn
+        turn = self.last_turn = running.turn
         self.outbox.drop_turn(turn.turn_id)
         running.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
