@@ -229,6 +229,9 @@ class Example(_Strict):
     player: str
     npc: str
     emotion: EmotionName = "neutral"
+    # What the NPC does in the example ({verb = "give", target = "bowl", to = "player"}):
+    # small models copy the format, so one example with an action teaches them to act.
+    actions: list[dict[str, str]] = Field([], max_length=3)
 
 
 class Character(_Strict):
