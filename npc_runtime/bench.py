@@ -17,6 +17,7 @@ import platform
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ async def _speech_clips() -> list[tuple[str, np.ndarray, float]]:
 
 
 async def _one_turn(
-    address: str, character: str, clip: np.ndarray, speech_end_s: float
+    address: str, character: str, clip: np.ndarray, speech_end_s: float, player: str
 ) -> dict[str, Any]:
     from .client import Conversation, channel, timings_dict
     from .server.gen.npc.v1 import npc_pb2 as pb
@@ -71,7 +72,9 @@ async def _one_turn(
             chan,
             pb.SessionStart(
                 character_id=character,
-                player_id="bench",
+                # One player per configuration and run: servers of a --compare share the
+                # data folder's Redis, and a stored history would change the prompts.
+                player_id=player,
                 input_audio=pb.AudioFormat(sample_rate_hz=16_000, channels=1),
             ),
         )
@@ -100,6 +103,7 @@ STAGES = [
     "end_of_speech_ms",
     "asr_ms",
     "asr_wait_ms",
+    "recall_ms",
     "llm_first_token_ms",
     "first_sentence_ms",
     "tts_first_audio_ms",
@@ -132,7 +136,8 @@ def runtime_share_ms(row: dict[str, Any]) -> float:
     """The runtime's own time on the path to the first audio: the gaps between one
     stage ending and the next starting (model compute and the end-of-speech silence
     excluded; audio held back until the end of speech is the silence, not overhead)."""
-    asr_gap = row["llm_start_at_ms"] - row["transcript_at_ms"]
+    # Recall (query embedding and Redis search) sits between the two: not the runtime's own.
+    asr_gap = row["llm_start_at_ms"] - row["transcript_at_ms"] - row.get("recall_ms", 0.0)
     tts_gap = row["tts_start_at_ms"] - row["first_sentence_at_ms"]
     ready = max(row["first_audio_made_at_ms"], row["end_of_speech_ms"])
     send_gap = row["first_audio_sent_at_ms"] - ready
@@ -159,10 +164,12 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
             proc, addresses[name] = await spawn_server({"NPC_LOG_LEVEL": "warning", **env})
             procs.append(proc)
         total = args.warmup + args.turns
+        run = uuid.uuid4().hex[:8]
         for i in range(total):
             _q, clip, speech_end = clips[i % len(clips)]
             for name in configs:
-                row = await _one_turn(addresses[name], args.character, clip, speech_end)
+                player = f"bench-{name}-{run}"
+                row = await _one_turn(addresses[name], args.character, clip, speech_end, player)
                 measured = i >= args.warmup
                 if measured:
                     rows[name].append(row)
