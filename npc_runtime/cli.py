@@ -292,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     memory_commands.add_bench_parser(bsub)
     memory_commands.add_parsers(sub)
+    from .scene import commands as scene_commands
+
+    scene_commands.add_parsers(sub)
     return p
 
 
