@@ -140,7 +140,8 @@ async def test_a_scripted_player_is_answered_from_each_speakers_point_of_view(
     assert answer.addressed_to == player and answer.floor_reason == "addressed"
     # Nova's prompt: her persona and the premise; Jin's line and Kai's as user turns.
     prompt = director.prompts[-1]
-    assert prompt[0].content.startswith("You are Nova") and "Jin's ramen stall" in prompt[0].content
+    assert prompt[0].content.startswith("You are Nova")
+    assert "(The scene: Late at night at Jin's ramen stall" in prompt[-1].content
     jin_line = summary.lines[0].text
     assert f"Jin: {jin_line}" in prompt[-1].content
     assert "Kai: Nova, which graphics card should I buy?" in prompt[-1].content

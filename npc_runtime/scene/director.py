@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Recall per line, in tokens (at most llm's recall_tokens): the scene's own lines are
+# already in the prompt, and every token of recall is prompt the engine cannot cache.
+SCENE_RECALL_TOKENS = 160
+
 
 class PlayerSource(Protocol):
     """Where the player's lines come from: asked after every NPC line (and once
@@ -80,6 +84,7 @@ class SceneDirector:
         self._configs = {cid: self._turn_config(c) for cid, c in self.characters.items()}
         self._setting = {cid: self._setting_for(c) for cid, c in self.characters.items()}
         self._start = 0.0
+        self._memories: list[tuple[Character, str]] = []  # written when the scene ends
 
     # --- set-up ------------------------------------------------------------------
 
@@ -103,7 +108,7 @@ class SceneDirector:
             visemes=visemes,
             memory=rt.memory,
             player_key=self.memory_key,
-            recall_tokens=s.memory.recall_tokens,
+            recall_tokens=min(s.memory.recall_tokens, SCENE_RECALL_TOKENS),
         )
 
     def _setting_for(self, character: Character) -> SceneSetting:
@@ -201,6 +206,7 @@ class SceneDirector:
         finally:
             if registered:
                 self.runtime.scenes.remove(self)
+            self._write_memories()
             summary = self._summary(reason, detail)
             self._out.put_nowait(SceneOut(self.id, "", len(self.lines), summary=summary))
             self._out.put_nowait(None)
@@ -326,16 +332,23 @@ class SceneDirector:
         return self.spec.player_name or "the player"
 
     def _remember(self, speaker_id: str, name: str, text: str, addressee: str) -> None:
-        """Every participant keeps the line, under the scene's memory key."""
-        memory = self.runtime.memory
-        if memory is None:
-            return
+        """Every participant will keep the line, under the scene's memory key."""
         for cid, character in self.characters.items():
             if cid == speaker_id:
                 said = f"In a scene ({self.spec.premise.strip()[:120]}), I said"
                 said += f' to {addressee}: "{text}"' if addressee else f': "{text}"'
             else:
                 said = f'In a scene, {name} said: "{text}"'
+            self._memories.append((character, said))
+
+    def _write_memories(self) -> None:
+        """Into memory once the scene is over: during it the lines are in every prompt
+        already, and the writes' embedding would compete with the lines for the CPU."""
+        memory, memories = self.runtime.memory, self._memories
+        self._memories = []
+        if memory is None:
+            return
+        for character, said in memories:
             self.runtime.writes.spawn(
                 memory.remember_event(character, self.memory_key, said, importance=3.0)
             )

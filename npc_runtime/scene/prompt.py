@@ -1,10 +1,10 @@
 """A scene line's prompt, from the speaker's point of view.
 
-The speaker's persona (the same system prompt a Converse session uses) plus the
-scene: premise, place, who else is there and who the player is. The
-conversation so far follows as chat turns: the speaker's own lines as its
-(JSON) replies, everyone else's as user turns "Name: words". Recall and mood
-ride in the last user message, as in a Converse turn.
+The speaker's persona (the same system prompt and examples a Converse session
+uses), then the scene set-up: premise, place, who else is there and who the
+player is. The conversation so far follows as chat turns: the speaker's own
+lines as its (JSON) replies, everyone else's as user turns "Name: words".
+Recall and mood ride in the last user message, after the lines heard.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..llm.base import ChatMessage
 from ..llm.prompt import reply_json, system_prompt
 
 # Lines of the conversation so far that go into a prompt (the newest).
-WINDOW = 12
+WINDOW = 24
 OPENING = "(The scene begins.)"
 
 
@@ -41,22 +41,22 @@ class SceneSetting:
     player_role: str = ""
 
 
-def scene_system(character: Character, setting: SceneSetting) -> str:
-    parts = [system_prompt(character), f"The scene: {setting.premise.strip()}"]
+def scene_setup(character: Character, setting: SceneSetting) -> str:
+    """The scene as the speaker is told it, once, at the start of the conversation."""
+    parts = [f"(The scene: {' '.join(setting.premise.split())}"]
     if setting.place:
         parts.append(f"Where: {setting.place}")
     if setting.others:
         parts.append(f"Also here: {', '.join(setting.others)}.")
     if setting.player_name or setting.player_role:
         who = setting.player_name or "The player"
-        parts.append(
-            f"{who} is here too{': ' + setting.player_role if setting.player_role else ''}."
-        )
+        role = f": {setting.player_role.strip()}" if setting.player_role.strip() else ""
+        parts.append(f"{who} is here too{role}.")
     parts.append(
         f"Others' lines come as 'Name: words'. Say only what {character.name} says next, "
-        "one to three short sentences; never speak for anyone else."
+        "one to three short sentences; never speak for anyone else.)"
     )
-    return "\n\n".join(parts)
+    return "\n".join(parts)
 
 
 def since_last(lines: Sequence[SceneLine], speaker_id: str) -> list[SceneLine]:
@@ -80,22 +80,29 @@ def scene_messages(
     addressee: str,
     context: str = "",
 ) -> list[ChatMessage]:
-    """The whole prompt for `character`'s next line, answering `addressee` (a name or '')."""
-    msgs = [ChatMessage("system", scene_system(character, setting))]
+    """The whole prompt for `character`'s next line, answering `addressee` (a name or '').
+
+    Laid out for the engine's prefix cache: the system prompt and examples are
+    those of a Converse session (cached at warm-up), the scene set-up opens the
+    first user turn, and per-line context (recall, mood) and the cue come last,
+    after the lines heard, so the speaker's next prompt starts with this one."""
+    msgs = [ChatMessage("system", system_prompt(character))]
     for ex in character.examples:
         msgs.append(ChatMessage("user", ex.player))
         msgs.append(ChatMessage("assistant", reply_json(ex.npc, ex.emotion)))
-    window = list(lines[-WINDOW:])
+    setup = scene_setup(character, setting)
+    first = True
     pending: list[SceneLine] = []
-    for line in window:
+    for line in list(lines[-WINDOW:]):
         if line.speaker_id != character.id:
             pending.append(line)
             continue
-        msgs.append(ChatMessage("user", heard(pending) if pending else OPENING))
+        said = heard(pending) if pending else OPENING
+        msgs.append(ChatMessage("user", f"{setup}\n\n{said}" if first else said))
         msgs.append(ChatMessage("assistant", reply_json(line.text, line.emotion)))
-        pending = []
+        pending, first = [], False
     cue = f"({character.name}, your turn" + (f": answer {addressee}.)" if addressee else ".)")
-    last = heard(pending) if pending else OPENING
-    body = f"{last}\n\n{cue}"
-    msgs.append(ChatMessage("user", f"{context.strip()}\n\n{body}" if context.strip() else body))
+    parts = [setup] if first else []
+    parts += [heard(pending) if pending else OPENING, context.strip(), cue]
+    msgs.append(ChatMessage("user", "\n\n".join(p for p in parts if p)))
     return msgs
