@@ -98,11 +98,22 @@ async def test_a_stop_phrase_and_the_time_limit_stop_the_scene(
     scripted_runtime: Runtime, runtime: Runtime
 ) -> None:
     spec = SceneSpec(
-        ("nova", "jin"), PREMISE, max_turns=6, stop_phrases=("closed",), text_only=True
+        ("nova", "jin"),
+        PREMISE,
+        max_turns=6,
+        stop_phrases=("closed",),
+        text_only=True,
+        opening_line="Evening, Jin. Still open?",
     )
+    llm = scripted_runtime.llm
+    assert isinstance(llm, ScriptedLLM)
     summary = await SceneDirector(scripted_runtime, spec).run()
     assert summary.reason is StopReason.STOP_PHRASE and summary.detail == "closed"
-    assert [s.speaker_id for s in summary.lines] == ["nova", "jin"]
+    assert [(s.speaker_id, s.text) for s in summary.lines] == [
+        ("nova", "Evening, Jin. Still open?"),  # the opening line, verbatim: no LLM
+        ("jin", "Kitchen's closed, kid."),
+    ]
+    assert len(llm.requests) == 1
 
     # The real model cannot finish a line in 50 ms: the line is cut and the scene ends.
     director = SceneDirector(runtime, SceneSpec(("jin", "nova"), PREMISE, max_seconds=0.05))

@@ -286,11 +286,13 @@ class SceneDirector:
             return messages
 
         config = dataclasses.replace(self._configs[character.id], prompt=prompt)
+        opening = "" if self.turns else self.spec.opening_line.strip()
         request = TurnRequest(
             turn_id=f"{self.id[:8]}-l{index}",
             cause=TurnCause.SCENE,
             player_text=query,
             reference=time.perf_counter(),
+            fixed_text=opening or None,
         )
         turn = Turn(config, request, [], _SceneEmitter(self, character.id, index))
         self.turns.append(turn)

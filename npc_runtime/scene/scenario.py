@@ -1,6 +1,6 @@
 """Scenario files (scenarios/<name>.toml): a scene plus the player's part in it.
 
-    title, cast, premise, world_id, place_id, training
+    title, cast, premise, opening, world_id, place_id, training
     [limits]  max_turns, max_seconds, max_tokens
     [stop]    phrases, on_goodbye
     [player]  id, name, role, lines = [{after = 1, text = "..."}]
@@ -63,6 +63,8 @@ class Scenario(_Strict):
     title: str = ""
     cast: list[str] = Field(min_length=1)
     premise: str = Field(min_length=1)
+    # The first line, said verbatim by the first of the cast.
+    opening: str = ""
     world_id: str = ""
     place_id: str = ""
     # A training scenario gets an after-action report graded against its rubric.
@@ -101,6 +103,7 @@ class Scenario(_Strict):
             player_lines=lines,
             text_only=text_only,
             max_tokens=max_tokens if max_tokens is not None else self.limits.max_tokens,
+            opening_line=self.opening,
         )
 
 

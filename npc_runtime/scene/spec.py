@@ -45,6 +45,7 @@ class SceneSpec:
     text_only: bool = False
     max_tokens: int = 0  # 0 = llm.max_tokens
     scene_id: str = ""
+    opening_line: str = ""  # the first speaker says this verbatim
 
     @property
     def player_label(self) -> str:
@@ -77,6 +78,8 @@ class SceneSpec:
             raise SceneError(f"max_turns must be 1 to {MAX_TURNS_LIMIT}")
         if self.max_seconds <= 0:
             raise SceneError("max_seconds must be positive")
+        if len(self.opening_line) > 2000:
+            raise SceneError("opening_line is over 2000 characters")
         if self.player_id and self.player_id in self.cast:
             raise SceneError(f"player_id {self.player_id!r} is also in the cast")
         for line in self.player_lines:

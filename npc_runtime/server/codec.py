@@ -542,6 +542,7 @@ def decode_scene(r: pb.RunSceneRequest) -> SceneSpec:
         text_only=r.text_only,
         max_tokens=r.max_tokens,
         scene_id=r.scene_id,
+        opening_line=r.opening_line,
     )
 
 
@@ -567,6 +568,7 @@ def encode_scene_request(spec: SceneSpec) -> pb.RunSceneRequest:
         ],
         max_tokens=spec.max_tokens,
         scene_id=spec.scene_id,
+        opening_line=spec.opening_line,
     )
 
 

@@ -673,7 +673,7 @@ class CharacterInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., language: _Optional[str] = ..., greeting: _Optional[str] = ..., voice: _Optional[str] = ..., verbs: _Optional[_Iterable[str]] = ..., baseline_emotion: _Optional[_Union[EmotionCategory, str]] = ...) -> None: ...
 
 class RunSceneRequest(_message.Message):
-    __slots__ = ("cast", "premise", "world_id", "place_id", "max_turns", "max_seconds", "stop_phrases", "output_audio", "visemes", "text_only", "stop_on_goodbye", "player_id", "player_name", "player_role", "player_lines", "max_tokens", "scene_id")
+    __slots__ = ("cast", "premise", "world_id", "place_id", "max_turns", "max_seconds", "stop_phrases", "output_audio", "visemes", "text_only", "stop_on_goodbye", "player_id", "player_name", "player_role", "player_lines", "max_tokens", "scene_id", "opening_line")
     CAST_FIELD_NUMBER: _ClassVar[int]
     PREMISE_FIELD_NUMBER: _ClassVar[int]
     WORLD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -691,6 +691,7 @@ class RunSceneRequest(_message.Message):
     PLAYER_LINES_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    OPENING_LINE_FIELD_NUMBER: _ClassVar[int]
     cast: _containers.RepeatedScalarFieldContainer[str]
     premise: str
     world_id: str
@@ -708,7 +709,8 @@ class RunSceneRequest(_message.Message):
     player_lines: _containers.RepeatedCompositeFieldContainer[ScenePlayerLine]
     max_tokens: int
     scene_id: str
-    def __init__(self, cast: _Optional[_Iterable[str]] = ..., premise: _Optional[str] = ..., world_id: _Optional[str] = ..., place_id: _Optional[str] = ..., max_turns: _Optional[int] = ..., max_seconds: _Optional[int] = ..., stop_phrases: _Optional[_Iterable[str]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., text_only: _Optional[bool] = ..., stop_on_goodbye: _Optional[bool] = ..., player_id: _Optional[str] = ..., player_name: _Optional[str] = ..., player_role: _Optional[str] = ..., player_lines: _Optional[_Iterable[_Union[ScenePlayerLine, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., scene_id: _Optional[str] = ...) -> None: ...
+    opening_line: str
+    def __init__(self, cast: _Optional[_Iterable[str]] = ..., premise: _Optional[str] = ..., world_id: _Optional[str] = ..., place_id: _Optional[str] = ..., max_turns: _Optional[int] = ..., max_seconds: _Optional[int] = ..., stop_phrases: _Optional[_Iterable[str]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., text_only: _Optional[bool] = ..., stop_on_goodbye: _Optional[bool] = ..., player_id: _Optional[str] = ..., player_name: _Optional[str] = ..., player_role: _Optional[str] = ..., player_lines: _Optional[_Iterable[_Union[ScenePlayerLine, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., scene_id: _Optional[str] = ..., opening_line: _Optional[str] = ...) -> None: ...
 
 class ScenePlayerLine(_message.Message):
     __slots__ = ("after_npc_lines", "text")

@@ -1,11 +1,17 @@
-"""Floor control in scenes: addressed by name, then relevance, then rotation. No models."""
+"""Scenes without models: floor control (addressed by name, then relevance, then
+rotation), scene checks, stop conditions, the shipped characters' voices."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from npc_runtime.characters import CharacterStore
+from npc_runtime.emotion import EmotionState, shade_voice
 from npc_runtime.scene.floor import Floor, Participant, mentioned
 from npc_runtime.scene.spec import PlayerLine, SceneError, SceneSpec, says_goodbye, stop_phrase_in
+from npc_runtime.tts.piper_tts import VoiceSettings
 
 JIN, NOVA, PAT = (
     Participant("jin", "Jin"),
@@ -112,3 +118,14 @@ def test_stop_conditions() -> None:
     assert not says_goodbye("Maybe buy a new GPU")
     assert stop_phrase_in("We are CLOSED now", ("closed",)) == "closed"
     assert stop_phrase_in("Open all night", ("closed", "")) == ""
+
+
+def test_every_character_can_be_shaded_by_any_feeling_within_pipers_range() -> None:
+    """The patient's uneven voice at full anger stays a valid piper voice (clamped)."""
+    store = CharacterStore.load(Path(__file__).resolve().parent.parent / "characters")
+    for character in store.characters.values():
+        v = character.voice
+        base = VoiceSettings(None, v.speaker_id, v.length_scale, v.noise_scale, v.noise_w_scale)
+        for emotion in ("anger", "fear", "surprise", "joy", "sadness"):
+            shaded = shade_voice(base, v, EmotionState(emotion, 1.0))
+            assert 0.0 <= shaded.noise_scale <= 1.0, (character.id, emotion)
