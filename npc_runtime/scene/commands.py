@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .prompt import SceneLine
-from .scenario import Scenario, ScenarioError, load_scenario
 from .spec import SceneSpec
 
 if TYPE_CHECKING:
     from ..llm.base import LLMBackend
     from ..server.gen.npc.v1 import npc_pb2 as pb
+    from .prompt import SceneLine
     from .render import RecordedLine, SceneRecording
+    from .scenario import Scenario
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -92,6 +92,7 @@ def _spec(args: argparse.Namespace, scenario: Scenario) -> SceneSpec:
 
 async def run_scene(args: argparse.Namespace) -> int:
     from .render import SceneRecording
+    from .scenario import ScenarioError, load_scenario
 
     try:
         scenario = load_scenario(args.scenario)
