@@ -272,6 +272,44 @@ async def test_scene_run_cli_writes_transcript_wavs_and_timings(
     assert summary["first_line_ms"] > 0 and summary["line_total_ms_mean"] > 0
 
 
+async def test_scene_run_interactive_against_a_server_joins_through_converse(
+    server_address: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "kiosk"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "npc_runtime.cli",
+        "scene",
+        "run",
+        str(ROOT / "scenarios" / "brand_kiosk.toml"),
+        "--out",
+        str(out),
+        "--address",
+        server_address,
+        "--interactive",
+        "--text-only",
+        "--no-report",
+        "--max-turns",
+        "2",
+        "--max-tokens",
+        str(TOKENS),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(b"How much is the City 3?\n"), 240)
+    assert proc.returncode == 0, stderr.decode()
+    rows = [json.loads(x) for x in (out / "transcript.jsonl").read_text().splitlines()]
+    assert [(r["speaker_id"], r["is_player"]) for r in rows] == [
+        ("kiosk", False),
+        ("customer", True),
+        ("kiosk", False),
+    ], stdout.decode()
+    assert rows[1]["text"] == "How much is the City 3?"
+    assert rows[2]["addressed_to"] == "customer"
+
+
 async def test_training_report_is_model_graded_against_the_rubric(runtime: Runtime) -> None:
     scenario = load_scenario(ROOT / "scenarios" / "brand_kiosk.toml")
     transcript = (

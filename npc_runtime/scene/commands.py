@@ -1,17 +1,21 @@
 """`npc-runtime scene run`: play a scenario file and write everything it produced.
 
 In-process (loads the models, like `serve`) or against a running server with
---address. The player is scripted (the scenario's lines or --player-lines) or,
-in-process, typed at the terminal (--interactive).
+--address. The player is scripted (the scenario's lines or --player-lines) or
+typed at the terminal (--interactive). In-process, the scene waits for the
+player's line after each NPC line; against a server the player joins the way a
+game's player would: a Converse session standing in the scene's place, whose
+lines the scene takes between NPC lines (it does not wait).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +74,10 @@ def add_parsers(sub: Any) -> None:
         "scenario's scripted lines",
     )
     r.add_argument(
-        "--interactive", action="store_true", help="type the player's lines (in-process only)"
+        "--interactive",
+        action="store_true",
+        help="type the player's lines (with --address: through a Converse session in the "
+        "scene's place)",
     )
     r.add_argument("--text-only", action="store_true", help="no speech synthesis")
     r.add_argument("--no-report", action="store_true", help="skip the after-action report")
@@ -99,13 +106,6 @@ async def run_scene(args: argparse.Namespace) -> int:
         spec = _spec(args, scenario)
     except (ScenarioError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.interactive and args.address:
-        print(
-            "error: --interactive runs in-process only; against a server, speak into the scene "
-            "from a Converse session whose player is in the scene's world and place",
-            file=sys.stderr,
-        )
         return EXIT_USAGE
     recording = SceneRecording()
     if scenario.player.id or scenario.player.name:
@@ -151,7 +151,7 @@ async def _local(
 
 
 async def _remote(args: argparse.Namespace, spec: SceneSpec, recording: SceneRecording) -> int:
-    from ..client import channel
+    from ..client import Conversation, channel
     from ..server import codec
     from ..server.gen.npc.v1 import npc_pb2 as pb
     from ..server.gen.npc.v1 import npc_pb2_grpc as pb_grpc
@@ -161,13 +161,85 @@ async def _remote(args: argparse.Namespace, spec: SceneSpec, recording: SceneRec
         chars = await stub.ListCharacters(pb.ListCharactersRequest(), timeout=10)
         for c in chars.characters:
             recording.names.setdefault(c.id, c.name)
+        conv: Conversation | None = None
+        if args.interactive:
+            spec, snapshot = _joinable(spec)
+            conv = Conversation(
+                chan,
+                pb.SessionStart(
+                    character_id=spec.cast[0],
+                    player_id=spec.player_id,
+                    text_only=True,
+                    scene=snapshot,
+                ),
+            )
+            await conv.wait_ready()
         call = stub.RunScene(codec.encode_scene_request(spec), timeout=spec.max_seconds + 120)
-        await _consume(call, recording)
+        # Read the player only once the scene runs: before, the session's NPC would answer.
+        on_first = (
+            functools.partial(_read_stdin_into, conv, asyncio.get_running_loop())
+            if conv is not None
+            else None
+        )
+        await _consume(call, recording, on_first)
+        if conv is not None:
+            conv.close()
     return EXIT_OK
 
 
-async def _consume(events: AsyncIterator[pb.SceneEvent], recording: SceneRecording) -> None:
+def _joinable(spec: SceneSpec) -> tuple[SceneSpec, pb.SceneSnapshot]:
+    """The scene in a world and place, and a snapshot that puts the player there."""
+    import dataclasses
+    import uuid
+
+    from ..server.gen.npc.v1 import npc_pb2 as pb
+
+    world = spec.world_id or f"scene-{uuid.uuid4().hex[:8]}"
+    place = spec.place_id or "scene"
+    player = spec.player_id or "player"
+    npc = spec.cast[0]
+    snapshot = pb.SceneSnapshot(
+        world_id=world,
+        nodes=[
+            pb.SceneNode(id=place, kind=pb.NODE_KIND_PLACE, name=place),
+            pb.SceneNode(id=npc, kind=pb.NODE_KIND_NPC, name=npc),
+            pb.SceneNode(id=player, kind=pb.NODE_KIND_PLAYER, name=spec.player_label),
+        ],
+        relations=[
+            pb.SceneRelation(subject_id=npc, kind=pb.RELATION_KIND_IN, object_id=place),
+            pb.SceneRelation(subject_id=player, kind=pb.RELATION_KIND_IN, object_id=place),
+        ],
+    )
+    return dataclasses.replace(spec, world_id=world, place_id=place, player_id=player), snapshot
+
+
+def _read_stdin_into(conv: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Each line typed goes to the Converse session (a daemon thread: a pending read
+    must not keep the program alive once the scene is over)."""
+    import threading
+
+    print("type a line and Enter to speak into the scene", file=sys.stderr)
+
+    def read() -> None:
+        for line in sys.stdin:
+            if line.strip():
+                try:
+                    loop.call_soon_threadsafe(conv.send_text, line.strip())
+                except RuntimeError:  # the loop is closed: the scene is over
+                    return
+
+    threading.Thread(target=read, name="scene-stdin", daemon=True).start()
+
+
+async def _consume(
+    events: AsyncIterator[pb.SceneEvent],
+    recording: SceneRecording,
+    on_first: Callable[[], None] | None = None,
+) -> None:
     async for ev in events:
+        if on_first is not None:
+            on_first()
+            on_first = None
         done = recording.feed(ev)
         if done is not None:
             _print_line(recording, done)

@@ -236,7 +236,8 @@ class SceneDirector:
         last_text = last.text if last else ""
         relevance: dict[str, float] = {}
         candidates = [p for p in self.floor.cast if p.id != last_speaker]
-        if last_text and len(self.floor.cast) > 1 and not mentioned(last_text, candidates):
+        # Relevance costs an embedding: only when it can decide something.
+        if last_text and len(candidates) > 1 and not mentioned(last_text, candidates):
             relevance = await self._relevance(last_text, [p.id for p in candidates])
         return self.floor.next(last_speaker, last_text, relevance)
 
