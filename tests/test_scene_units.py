@@ -129,3 +129,34 @@ def test_every_character_can_be_shaded_by_any_feeling_within_pipers_range() -> N
         for emotion in ("anger", "fear", "surprise", "joy", "sadness"):
             shaded = shade_voice(base, v, EmotionState(emotion, 1.0))
             assert 0.0 <= shaded.noise_scale <= 1.0, (character.id, emotion)
+
+
+def test_a_speakers_prompt_is_the_scene_from_its_point_of_view() -> None:
+    from npc_runtime.llm.prompt import reply_json, system_prompt
+    from npc_runtime.scene.prompt import GO_ON, SceneLine, SceneSetting, scene_messages
+
+    store = CharacterStore.load(Path(__file__).resolve().parent.parent / "characters")
+    jin = store.get("jin")
+    setting = SceneSetting("A rainy night at the stall.", ("Nova",), player_name="Kai")
+    lines = [
+        SceneLine("nova", "Nova", "Evening, Jin."),
+        SceneLine("jin", "Jin", "Sit, kid.", "joy"),
+        SceneLine("jin", "Jin", "Broth's ready."),
+        SceneLine("nova", "Nova", "Smells great."),
+        SceneLine("kai", "Kai", "One bowl, please.", is_player=True),
+    ]
+    msgs = scene_messages(jin, setting, lines, "Kai", context="Things you know:\n- broth")
+    # The Converse prefix (system prompt and examples) first, byte for byte: it is cached.
+    assert msgs[0].content == system_prompt(jin)
+    shots = 1 + 2 * len(jin.examples)
+    convo = [(m.role, m.content) for m in msgs[shots:]]
+    assert convo[0][0] == "user" and convo[0][1].startswith("(The scene: A rainy night")
+    assert convo[0][1].endswith("Nova: Evening, Jin.")
+    assert convo[1] == ("assistant", reply_json("Sit, kid.", "joy"))
+    assert convo[2] == ("user", GO_ON)  # Jin spoke twice: nobody spoke in between
+    assert convo[3] == ("assistant", reply_json("Broth's ready."))
+    role, last = convo[4]
+    assert role == "user" and len(convo) == 5
+    # Lines heard since, then recall, then the cue: the next prompt starts like this one.
+    assert last.index("Nova: Smells great.\nKai: One bowl, please.") < last.index("Things you know")
+    assert last.endswith("(Jin, your turn: answer Kai.)")

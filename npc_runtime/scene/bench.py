@@ -121,6 +121,8 @@ async def run_bench(args: argparse.Namespace) -> int:
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
                 "platform": platform.platform(),
+                # Other jobs on the machine move these numbers a lot: recorded for context.
+                "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
             },
             "summary": stats,
             "rows": rows,

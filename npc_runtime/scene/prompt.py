@@ -19,6 +19,7 @@ from ..llm.prompt import reply_json, system_prompt
 # Lines of the conversation so far that go into a prompt (the newest).
 WINDOW = 24
 OPENING = "(The scene begins.)"
+GO_ON = "(Nobody else speaks. Go on.)"
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,12 @@ def scene_messages(
         if line.speaker_id != character.id:
             pending.append(line)
             continue
-        said = heard(pending) if pending else OPENING
+        said = heard(pending) if pending else OPENING if first else GO_ON
         msgs.append(ChatMessage("user", f"{setup}\n\n{said}" if first else said))
         msgs.append(ChatMessage("assistant", reply_json(line.text, line.emotion)))
         pending, first = [], False
     cue = f"({character.name}, your turn" + (f": answer {addressee}.)" if addressee else ".)")
     parts = [setup] if first else []
-    parts += [heard(pending) if pending else OPENING, context.strip(), cue]
+    parts += [heard(pending) if pending else OPENING if first else GO_ON, context.strip(), cue]
     msgs.append(ChatMessage("user", "\n\n".join(p for p in parts if p)))
     return msgs
