@@ -219,12 +219,19 @@ class TriggerSpec(_Strict):
     remember: str = Field("", max_length=300)
     # 1 (trivia) .. 10 (life-changing), for memory.
     importance: int = Field(6, ge=1, le=10)
+    # What the NPC does at once, as reply actions would ask for it: {verb = "look_at",
+    # target = "{source}"}. "{source}" is the trigger's source node, "{player}" the
+    # player's. Planned and checked like any other action.
+    actions: list[dict[str, str]] = Field([], max_length=3)
 
 
 class Example(_Strict):
     player: str
     npc: str
     emotion: EmotionName = "neutral"
+    # What the NPC does in the example ({verb = "give", target = "bowl", to = "player"}):
+    # small models copy the format, so one example with an action teaches them to act.
+    actions: list[dict[str, str]] = Field([], max_length=3)
 
 
 class Character(_Strict):
@@ -249,6 +256,18 @@ class Character(_Strict):
         if not _ID.match(v):
             raise ValueError("use lowercase letters, digits, '-' or '_' (at most 64)")
         return v
+
+    @model_validator(mode="after")
+    def _trigger_actions(self) -> Character:
+        for name, spec in self.triggers.items():
+            for action in spec.actions:
+                verb = action.get("verb", "")
+                if verb not in self.actions.verbs:
+                    raise ValueError(
+                        f"triggers.{name}.actions: verb {verb!r} is not in actions.verbs "
+                        f"({', '.join(self.actions.verbs) or 'none'}); add it there or fix the name"
+                    )
+        return self
 
     def voice_model_path(self) -> str | None:
         """Absolute voice path, or None for the bundled voice."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 import time
@@ -210,6 +211,55 @@ async def _bench(args: argparse.Namespace) -> int:
     return await run_latency_bench(args)
 
 
+def _write_json(path: Path | None, result: dict[str, object]) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {path}")
+
+
+async def _bench_planner(args: argparse.Namespace) -> int:
+    from .world import run_planner_bench
+    from .world.bench import format_bench
+
+    if args.nodes < 10 or args.intents < 1:
+        print("--nodes must be at least 10 and --intents at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    result = await asyncio.to_thread(run_planner_bench, args.nodes, args.intents)
+    print(format_bench(result))
+    _write_json(args.json, result)
+    target = 20.0
+    met = "met" if float(result["plan_ms_p99"]) <= target else "MISSED"
+    print(f"target: plan p99 <= {target:g} ms: {met}")
+    return EXIT_OK
+
+
+async def _bench_actions(args: argparse.Namespace) -> int:
+    from .actions_bench import format_actions_bench, run_actions_bench
+    from .characters import CharacterNotFound, CharacterStore
+    from .config import load_settings
+    from .runtime import load_llm
+
+    settings = load_settings(args.config)
+    try:
+        character = CharacterStore.load(settings.characters_dir).get(args.character)
+    except CharacterNotFound as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    if not character.actions.verbs:
+        print(f"character {character.id} has no verbs (actions.verbs)", file=sys.stderr)
+        return EXIT_USAGE
+    print("loading the language model", file=sys.stderr)
+    llm = await asyncio.to_thread(load_llm, settings)
+    try:
+        result = await run_actions_bench(llm, character, settings, args.rounds)
+    finally:
+        await llm.aclose()
+    print(format_actions_bench(result))
+    _write_json(args.json, result)
+    return EXIT_OK
+
+
 # --- argument parsing ----------------------------------------------------------
 
 
@@ -286,6 +336,28 @@ def build_parser() -> argparse.ArgumentParser:
         "speech, early first clause) turned off, and alternate turns between them",
     )
     bl.set_defaults(func=_bench)
+    bp = bsub.add_parser(
+        "planner",
+        help="action planner: plan time p50/p99 on a generated scene (target p99 <= 20 ms)",
+        description="Generates a scene of --nodes nodes (places, doors with keys, containers, "
+        "portable things) and plans --intents random intents (give, pick_up, move_to, open).",
+    )
+    bp.add_argument("--nodes", type=int, default=10_000, help="scene size (default 10000)")
+    bp.add_argument("--intents", type=int, default=500, help="intents to plan (default 500)")
+    bp.add_argument("--json", type=Path, help="also write the numbers to this file")
+    bp.set_defaults(func=_bench_planner)
+    ba = bsub.add_parser(
+        "actions",
+        help="how often the configured model picks a valid, sensible action (farm scene)",
+        description="Asks the character for things in the demo farm scene (fetch the axe, "
+        "open the drawer, small talk...) through the turn's prompt and action schema, and "
+        "counts valid, sensible and plannable replies.",
+    )
+    ba.add_argument("--character", default="jin")
+    ba.add_argument("--rounds", type=int, default=2, help="passes over the requests (default 2)")
+    ba.add_argument("--config", type=Path, help="settings TOML file")
+    ba.add_argument("--json", type=Path, help="also write the results to this file")
+    ba.set_defaults(func=_bench_actions)
 
     # Knowledge, memory and the memory bench live beside the memory package.
     from .memory import commands as memory_commands

@@ -58,6 +58,29 @@ class SpeculationStats:
     discarded: int = 0  # the player went on, or another turn came first
 
 
+def load_llm(settings: Settings) -> LLMBackend:
+    """The configured language model backend (blocking: the embedded one loads weights)."""
+    if settings.llm.backend == "openai":
+        if not settings.llm.base_url:
+            raise ValueError(
+                "llm.backend is 'openai' but llm.base_url is empty: set NPC_LLM__BASE_URL, "
+                "e.g. http://localhost:8000/v1"
+            )
+        return OpenAICompatLLM(
+            settings.llm.base_url,
+            settings.llm.model,
+            api_key=settings.llm.api_key or None,
+            timeout_s=settings.llm.timeout_s,
+        )
+    return EmbeddedLLM.load(
+        settings.llm.model_path or None,
+        n_ctx=settings.llm.n_ctx,
+        n_parallel=settings.llm.n_parallel,
+        n_threads=settings.llm.n_threads,
+        n_threads_batch=settings.llm.n_threads_batch,
+    )
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -105,30 +128,12 @@ class Runtime:
         )
         timed("asr", t0)
         t0 = time.perf_counter()
-        llm: LLMBackend
-        if settings.llm.backend == "openai":
-            if not settings.llm.base_url:
-                raise ValueError(
-                    "llm.backend is 'openai' but llm.base_url is empty: set NPC_LLM__BASE_URL, "
-                    "e.g. http://localhost:8000/v1"
-                )
-            say(f"using OpenAI-compatible LLM at {settings.llm.base_url}")
-            llm = OpenAICompatLLM(
-                settings.llm.base_url,
-                settings.llm.model,
-                api_key=settings.llm.api_key or None,
-                timeout_s=settings.llm.timeout_s,
-            )
-        else:
-            say("loading language model (embedded llama.cpp)")
-            llm = await asyncio.to_thread(
-                EmbeddedLLM.load,
-                settings.llm.model_path or None,
-                n_ctx=settings.llm.n_ctx,
-                n_parallel=settings.llm.n_parallel,
-                n_threads=settings.llm.n_threads,
-                n_threads_batch=settings.llm.n_threads_batch,
-            )
+        say(
+            f"using OpenAI-compatible LLM at {settings.llm.base_url}"
+            if settings.llm.backend == "openai"
+            else "loading language model (embedded llama.cpp)"
+        )
+        llm = await asyncio.to_thread(load_llm, settings)
         timed("llm", t0)
         t0 = time.perf_counter()
         say("loading voices (piper)")

@@ -179,6 +179,8 @@ class Session:
         self.body: Embodiment | None = None
         self.npc_id = self.start.npc_id or self.character.id
         self._scene_problem: tuple[ErrorCode, str] | None = None
+        # The last turn that ended, for the designer view (GET /v1/sessions/{id}/debug).
+        self.last_turn: Turn | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -294,6 +296,31 @@ class Session:
 
     # --- the world -----------------------------------------------------------------
 
+    async def _trigger_actions(self, trigger: TriggerIn, actions: list[dict[str, str]]) -> None:
+        """What the character file says the NPC does on this event, planned and
+        checked like a reply's actions (so guards and the scene still rule)."""
+        assert self.body is not None
+        names = {
+            "source": trigger.source_id or self.start.player_id,
+            "player": self.start.player_id,
+        }
+        raw = [
+            {k: v.format_map(_Blank(names)) if isinstance(v, str) else v for k, v in a.items()}
+            for a in actions
+        ]
+        seen = self.body.sense().perception
+        state = self.mood.current()
+        acted = await self.body.act(
+            raw, seen, {"trust": state.trust, "affinity": state.affinity}, turn_id=""
+        )
+        if acted.rejected or acted.lines:
+            log.info(
+                "trigger %s: %d action(s) rejected, refused: %s",
+                trigger.name,
+                acted.rejected,
+                "; ".join(acted.lines) or "none",
+            )
+
     async def _enter(self, snapshot: SceneSnapshot) -> tuple[ErrorCode, str] | None:
         """Join (or load) the snapshot's world; the problem to report, if any."""
         old = self.body
@@ -402,6 +429,8 @@ class Session:
             react, hint, what = outcome.react, outcome.line_hint, outcome.event.text
             if outcome.spec is not None:
                 importance = float(outcome.importance)
+                if outcome.spec.actions:
+                    await self._trigger_actions(trigger, outcome.spec.actions)
         elif spec is not None:
             react, hint = trigger.react or spec.react, spec.line_hint
             importance = float(spec.importance)
@@ -744,6 +773,7 @@ class Session:
         await self.outbox.drained(turn.turn_id)
         if self._turn is not None and self._turn.turn is turn:
             self._turn = None
+            self.last_turn = turn
             heard = self._remember(turn, interrupted=False)
             self.outbox.emit(turn.end_event(False, heard))
             self.outbox.forget_turn(turn.turn_id)
@@ -755,7 +785,7 @@ class Session:
         if running is None:
             return
         self._turn = None
-        turn = running.turn
+        turn = self.last_turn = running.turn
         self.outbox.drop_turn(turn.turn_id)
         running.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -866,6 +896,13 @@ class _Held:
         if turn is not None and turn.timings.first_text_sent_at_ms:
             t = turn.timings
             t.first_text_sent_at_ms = max(t.first_text_sent_at_ms, turn.since_reference_ms())
+
+
+class _Blank(dict[str, str]):
+    """format_map that leaves unknown {names} empty instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 @dataclass

@@ -66,3 +66,16 @@ def test_missing_voice_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(CharacterError) as e:
         load_character(path)
     assert "voice.model" in str(e.value)
+
+
+def test_a_trigger_action_with_a_verb_the_character_lacks_is_refused(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'name = "Zed"\npersona = "A grumpy robot bartender."\n'
+        '[actions]\nverbs = ["look_at"]\n'
+        '[triggers.player_waved]\nactions = [{ verb = "emote", gesture = "wave" }]\n',
+    )
+    with pytest.raises(CharacterError) as e:
+        load_character(path)
+    msg = str(e.value)
+    assert "triggers.player_waved.actions" in msg and "'emote'" in msg and "actions.verbs" in msg

@@ -134,6 +134,10 @@ async def test_robbery_trigger_angers_the_character_and_it_shows_in_the_next_tur
         assert ev.emotion.turn_id == ""  # felt at once, outside any turn
         assert ev.emotion.category == pb.EMOTION_CATEGORY_ANGER
         assert ev.emotion.intensity >= 0.8 and ev.emotion.trust < 0
+        # Jin's file makes him answer a robbery at once, without player speech.
+        reaction = await conv.collect_turn()
+        assert reaction.end is not None and not reaction.end.interrupted
+        assert reaction.emotion == pb.EMOTION_CATEGORY_ANGER
         conv.send_text("Hey Jin, how is it going?")
         result = await conv.collect_turn()
         conv.close()

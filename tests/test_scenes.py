@@ -302,9 +302,9 @@ async def test_scene_run_interactive_against_a_server_joins_through_converse(
     assert proc.returncode == 0, stderr.decode()
     rows = [json.loads(x) for x in (out / "transcript.jsonl").read_text().splitlines()]
     assert [(r["speaker_id"], r["is_player"]) for r in rows] == [
-        ("kiosk", False),
+        ("brand_agent", False),
         ("customer", True),
-        ("kiosk", False),
+        ("brand_agent", False),
     ], stdout.decode()
     assert rows[1]["text"] == "How much is the City 3?"
     assert rows[2]["addressed_to"] == "customer"

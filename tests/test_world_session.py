@@ -339,3 +339,52 @@ async def test_a_scene_without_this_npc_is_reported(scripted: Scripted) -> None:
         assert ev.error.code == pb.ERROR_CODE_FAILED_PRECONDITION
         assert "someone_else" in ev.error.message and ev.error.session_alive
         conv.close()
+
+
+async def test_a_trigger_the_character_answers_with_gestures(scripted: Scripted) -> None:
+    """No speech and no model: Jin's file turns a wave into look_at + nod."""
+    async with channel(scripted.address) as chan:
+        conv = Conversation(chan, _start(f"farm-{uuid.uuid4().hex[:6]}"))
+        await conv.wait_ready()
+        asked = len(scripted.llm.requests)
+        conv.send(pb.ClientEvent(trigger=pb.Trigger(name="player_waved", source_id="player")))
+        look, nod = await _commands(conv, 2)
+        assert (look.verb, look.target_id) == ("look_at", "player")
+        assert (nod.verb, nod.arguments["gesture"]) == ("emote", "nod")
+        assert len(scripted.llm.requests) == asked  # the file decided, not the model
+        conv.close()
+
+
+async def test_a_door_whose_key_is_nowhere_is_refused(scripted: Scripted) -> None:
+    world = f"farm-{uuid.uuid4().hex[:6]}"
+    cellar = SceneDelta(
+        world,
+        upsert_nodes=[
+            Node(
+                "cellar_door",
+                NodeKind.PLACE,
+                "the cellar door",
+                type="door",
+                state={"locked": "true", "key": "lost_key"},
+            ),
+            Node("cellar", NodeKind.PLACE, "the cellar"),
+            Node("wine", NodeKind.OBJECT, "a bottle of wine", portable=True),
+        ],
+        add_relations=[
+            Relation("yard", RelationKind.CONNECTED, "cellar_door", 3.0),
+            Relation("cellar_door", RelationKind.CONNECTED, "cellar", 1.0),
+            Relation("wine", RelationKind.IN, "cellar"),
+        ],
+    )
+    SCRIPT["wine"] = _reply("Wine?", {"verb": "give", "target": "wine", "to": "player"})
+    async with channel(scripted.address) as chan:
+        conv = Conversation(chan, _start(world))
+        await conv.wait_ready()
+        conv.send(pb.ClientEvent(scene_update=codec.encode_delta(cellar)))
+        conv.send_text("Pour me some wine.")
+        turn = await conv.collect_turn()
+        assert turn.end is not None and not turn.errors
+        assert "[wine]" in scripted.llm.requests[-1].messages[-1].content  # perceived...
+        assert "cellar door is locked" in turn.end.text  # ...but out of reach
+        assert not [e for e in turn.events if e.WhichOneof("event") == "action_command"]
+        conv.close()

@@ -45,10 +45,14 @@ def reply_schema(max_say_chars: int, actions: dict[str, Any] | None = None) -> d
     }
 
 
-def reply_json(say: str, emotion: str = "neutral") -> str:
+def reply_json(
+    say: str, emotion: str = "neutral", actions: list[dict[str, str]] | None = None
+) -> str:
     """An assistant message as the model itself would have written it."""
     return json.dumps(
-        {"emotion": emotion, "say": say, "actions": []}, ensure_ascii=False, separators=(",", ":")
+        {"emotion": emotion, "say": say, "actions": actions or []},
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
 
 
@@ -80,8 +84,12 @@ def build_messages(
     context: str = "",
 ) -> list[ChatMessage]:
     msgs = [ChatMessage("system", system_prompt(character))]
-    shots = [Exchange(e.player, e.npc, e.emotion) for e in character.examples]
-    for ex in [*shots, *history]:
+    acts = bool(character.actions.verbs)
+    for shot in character.examples:
+        msgs.append(ChatMessage("user", shot.player))
+        actions = shot.actions if acts else None
+        msgs.append(ChatMessage("assistant", reply_json(shot.npc, shot.emotion, actions)))
+    for ex in history:
         msgs.append(ChatMessage("user", ex.player))
         msgs.append(ChatMessage("assistant", reply_json(ex.npc, ex.emotion)))
     user = player_text if not context else f"{context.strip()}\n\nPlayer: {player_text}"

@@ -303,22 +303,9 @@ async def _finish(
 async def _grading_llm(args: argparse.Namespace) -> LLMBackend:
     """The configured LLM, for grading a scene that ran on another server."""
     from ..config import load_settings
-    from ..llm.embedded import EmbeddedLLM
-    from ..llm.openai_compat import OpenAICompatLLM
+    from ..runtime import load_llm
 
-    s = load_settings(args.config).llm
-    if s.backend == "openai" and s.base_url:
-        return OpenAICompatLLM(
-            s.base_url, s.model, api_key=s.api_key or None, timeout_s=s.timeout_s
-        )
-    return await asyncio.to_thread(
-        EmbeddedLLM.load,
-        s.model_path or None,
-        n_ctx=4096,
-        n_parallel=1,
-        n_threads=s.n_threads,
-        n_threads_batch=s.n_threads_batch,
-    )
+    return await asyncio.to_thread(load_llm, load_settings(args.config))
 
 
 def _progress(msg: str) -> None:

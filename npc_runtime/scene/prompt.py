@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..characters import Character
 from ..llm.base import ChatMessage
-from ..llm.prompt import reply_json, system_prompt
+from ..llm.prompt import build_messages, reply_json
 
 # Lines of the conversation so far that go into a prompt (the newest).
 WINDOW = 24
@@ -87,10 +87,8 @@ def scene_messages(
     those of a Converse session (cached at warm-up), the scene set-up opens the
     first user turn, and per-line context (recall, mood) and the cue come last,
     after the lines heard, so the speaker's next prompt starts with this one."""
-    msgs = [ChatMessage("system", system_prompt(character))]
-    for ex in character.examples:
-        msgs.append(ChatMessage("user", ex.player))
-        msgs.append(ChatMessage("assistant", reply_json(ex.npc, ex.emotion)))
+    # A Converse turn's prompt without its last message: the system prompt and examples.
+    msgs = build_messages(character, [], "")[:-1]
     setup = scene_setup(character, setting)
     first = True
     pending: list[SceneLine] = []

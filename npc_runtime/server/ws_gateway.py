@@ -10,7 +10,9 @@ gRPC reports as a stream status, the gateway reports as an Error event with
 `session_alive=false` followed by a close code (see CLOSE_* and docs/protocol.md).
 
 The HTTP port also answers `GET /healthz` and `GET /v1/characters` (ListCharacters as
-proto3 JSON), and is where the kiosk page will live.
+proto3 JSON), and serves the web pages of npc_runtime/web: the kiosk at `/` and
+`/kiosk`, the designer view at `/designer` (with its JSON at
+`GET /v1/sessions/{session_id}/debug`), their scripts and styles under `/web/`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from google.protobuf import json_format
@@ -27,6 +31,7 @@ from .. import __version__
 from ..events import ErrorCode
 from ..runtime import Runtime
 from . import codec
+from .debug import session_debug
 from .driver import Incoming, SessionDriver, SessionRefused
 from .gen.npc.v1 import npc_pb2 as pb
 from .ws_frames import FrameFormat, encode, parse_binary, parse_json
@@ -36,6 +41,12 @@ log = logging.getLogger(__name__)
 CONVERSE_PATH = "/v1/converse"
 HEALTH_PATH = "/healthz"
 CHARACTERS_PATH = "/v1/characters"
+SESSION_DEBUG_PATH = "/v1/sessions/{session_id}/debug"
+WEB_PATH = "/web"
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# Page routes → the HTML file each serves; the kiosk page reads its mode from the path.
+PAGES = {"/": "kiosk.html", "/kiosk": "kiosk.html", "/designer": "designer.html"}
+_SESSION_ID = re.compile(r"[0-9a-f]{32}")
 
 CLOSE_NORMAL = int(WSCloseCode.OK)  # the session ended
 CLOSE_GOING_AWAY = int(WSCloseCode.GOING_AWAY)  # the server is shutting down
@@ -144,6 +155,11 @@ class Gateway:
         self.app.router.add_get(CONVERSE_PATH, self._converse)
         self.app.router.add_get(HEALTH_PATH, self._health)
         self.app.router.add_get(CHARACTERS_PATH, self._characters)
+        self.app.router.add_get(SESSION_DEBUG_PATH, self._session_debug)
+        for path in PAGES:
+            self.app.router.add_get(path, self._page)
+        # No caching headers: pages and scripts change with the installed version.
+        self.app.router.add_static(WEB_PATH, WEB_DIR, follow_symlinks=False)
         self._runner: web.AppRunner | None = None
         self._handlers: set[asyncio.Task[object]] = set()
         self._connections: set[_Connection] = set()
@@ -220,6 +236,33 @@ class Gateway:
             characters=[codec.character_info(chars[i]) for i in sorted(chars)]
         )
         return web.json_response(json_format.MessageToDict(listing))
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(
+            WEB_DIR / PAGES[request.path], headers={"Cache-Control": "no-cache"}
+        )
+
+    async def _session_debug(self, request: web.Request) -> web.Response:
+        """The designer view's data: persona, the last turn's recall and perception."""
+        session_id = request.match_info["session_id"]
+        if not _SESSION_ID.fullmatch(session_id):
+            return web.json_response(
+                {
+                    "error": f"{session_id[:40]!r} is not a session id: use the 32 hex "
+                    "digits of SessionReady.session_id"
+                },
+                status=400,
+            )
+        session = self.driver.sessions.get(session_id)
+        if session is None:
+            return web.json_response(
+                {
+                    "error": f"no open session {session_id}: sessions are kept only while "
+                    "their stream or socket is open"
+                },
+                status=404,
+            )
+        return web.json_response(session_debug(session))
 
     async def _converse(self, request: web.Request) -> web.StreamResponse:
         if self._stopping:

@@ -26,7 +26,18 @@ namespace NpcRuntime.ConsoleTests
         /// <summary><see cref="Scene"/> after the player took the ladle and the lid was closed.</summary>
         public static SceneSnapshot MovedScene()
         {
-            return new SceneBuilder("neon-city")
+            return Moved(false);
+        }
+
+        /// <summary><see cref="MovedScene"/> with the player standing at the stall.</summary>
+        public static SceneSnapshot PlayerAtStall()
+        {
+            return Moved(true);
+        }
+
+        private static SceneSnapshot Moved(bool playerAtStall)
+        {
+            var b = new SceneBuilder("neon-city")
                 .Place("stall", "Jin's ramen stall", "A counter with six stools under a neon sign.")
                 .Place("alley", "Back alley")
                 .Object("ladle", "ladle", "ladle", portable: true, position: new Vec3(0.1f, 1.2f, 1f))
@@ -37,8 +48,9 @@ namespace NpcRuntime.ConsoleTests
                 .Relate("ladle", RelationKind.HeldBy, "player")
                 .Relate("pot", RelationKind.In, "stall")
                 .Relate("jin", RelationKind.In, "stall")
-                .Relate("stall", RelationKind.Connected, "alley", 12.5f)
-                .Build();
+                .Relate("stall", RelationKind.Connected, "alley", 12.5f);
+            if (playerAtStall) b.Relate("player", RelationKind.In, "stall");
+            return b.Build();
         }
     }
 }
