@@ -407,6 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     memory_commands.add_bench_parser(bsub)
     memory_commands.add_parsers(sub)
+    from .scene import bench as scene_bench
+    from .scene import commands as scene_commands
+
+    scene_bench.add_bench_parser(bsub)
+    scene_commands.add_parsers(sub)
     return p
 
 

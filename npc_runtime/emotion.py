@@ -246,7 +246,9 @@ def shade_voice(base: VoiceSettings, voice: VoiceConfig, state: EmotionState) ->
     return replace(
         base,
         length_scale=_clamp(base.length_scale * (1 + rate * k), 0.5, 2.0),
-        noise_scale=_clamp(base.noise_scale * (1 + variation * k), 0.0, 1.5),
+        # Piper's own range (VoiceSettings refuses more): a lively voice at its top
+        # stays there when angry instead of failing the turn.
+        noise_scale=_clamp(base.noise_scale * (1 + variation * k), 0.0, 1.0),
     )
 
 

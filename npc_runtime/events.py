@@ -116,6 +116,7 @@ class TurnCause(enum.Enum):
     TEXT = "text"
     TRIGGER = "trigger"
     GREETING = "greeting"
+    SCENE = "scene"  # a line in a server-directed scene (RunScene)
 
 
 class ErrorCode(enum.Enum):

@@ -25,6 +25,7 @@ from .llm.embedded import EmbeddedLLM
 from .llm.openai_compat import OpenAICompatLLM
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory
+from .scene.registry import SceneRegistry
 from .tts.piper_tts import PiperSynthesizer, VoiceRegistry, VoiceSettings
 from .tts.visemes import VisemeTable
 from .world import WorldStore
@@ -96,6 +97,8 @@ class Runtime:
     speculations: SpeculationStats = field(default_factory=SpeculationStats)
     # Scene graphs by world id, shared by the sessions (NPCs) in each world.
     worlds: WorldStore = field(default_factory=WorldStore)
+    # Running scenes by (world, place): players there speak into them (RunScene).
+    scenes: SceneRegistry = field(default_factory=SceneRegistry)
     # Memory writes queued by sessions; they outlive the session (see background.py).
     writes: Background = field(default_factory=lambda: Background("memory"))
     load_ms: dict[str, float] = field(default_factory=dict)

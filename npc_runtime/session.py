@@ -56,6 +56,7 @@ from .events import (
 )
 from .llm.prompt import Exchange
 from .outbox import Outbox
+from .scene.registry import SceneInbox
 from .turn import Emitter, Turn, TurnConfig, TurnRequest, heard_text
 from .world import Perception, PlanReport, SceneDelta, SceneError, SceneSnapshot
 
@@ -576,7 +577,7 @@ class Session:
             self.endpointer.utterance_silence_ms = self._silence_after(text)
         if not text:
             return
-        if not self.runtime.settings.asr.speculative_generation:
+        if not self.runtime.settings.asr.speculative_generation or self._scene() is not None:
             await spec.promoted.wait()
             return
         turn = self._new_turn(
@@ -620,7 +621,7 @@ class Session:
                 self._to(SessionState.LISTENING)
             return
         if spec.turn is None:  # transcript only, or the turn not yet built
-            if not self.runtime.settings.asr.speculative_generation:
+            if not self.runtime.settings.asr.speculative_generation or self._scene() is not None:
                 spec.promoted.set()
                 self._start_turn(
                     TurnCause.SPEECH,
@@ -703,11 +704,32 @@ class Session:
         if self._spec is not None:  # a new turn outranks a guess at the last one
             spec, self._spec = self._spec, None
             self._cancel_speculation(spec)
+        if cause in (TurnCause.SPEECH, TurnCause.TEXT) and self._into_scene(text):
+            return
         turn = self._new_turn(cause, text, reference, utterance_id, eos_ms, asr_ms, fixed)
         if self.state is SessionState.LISTENING:
             self._to(SessionState.THINKING)
         running = _RunningTurn(turn, self._spawn(self._run_turn(turn)))
         self._turn = running
+
+    def _scene(self) -> SceneInbox | None:
+        """A scene (RunScene) running where this session's player stands, if any."""
+        if self.body is None or not self.start.player_id or not len(self.runtime.scenes):
+            return None
+        world = self.body.world
+        return self.runtime.scenes.find(world.id, world.graph.place_of(self.start.player_id))
+
+    def _into_scene(self, text: str) -> bool:
+        """The player speaks into the scene around them: its characters answer there,
+        on the scene's stream, instead of this session's NPC answering here."""
+        scene = self._scene()
+        if scene is None:
+            return False
+        scene.say(self.start.player_id, text)
+        log.info("session %s: player line went to scene %s", self.id, scene.id)
+        if self.state is SessionState.THINKING:
+            self._to(SessionState.LISTENING)
+        return True
 
     def _new_turn(
         self,

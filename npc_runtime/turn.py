@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,7 +31,7 @@ from .events import (
     TurnStartedOut,
     VisemeOut,
 )
-from .llm.base import GenerationRequest, LLMBackend, LLMError
+from .llm.base import ChatMessage, GenerationRequest, LLMBackend, LLMError
 from .llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory, Recall
@@ -47,6 +48,10 @@ log = logging.getLogger(__name__)
 
 class Emitter(Protocol):
     def emit(self, event: ServerOut) -> None: ...
+
+
+# (character, history, player_text, context) → the LLM messages; build_messages by default.
+PromptBuilder = Callable[[Character, list[Exchange], str, str], list[ChatMessage]]
 
 
 class TurnWorld(Protocol):
@@ -81,6 +86,8 @@ class TurnConfig:
     # Whose memories to recall: the player id, or a per-session key for anonymous players.
     player_key: str = ""
     recall_tokens: int = 300
+    # How the prompt is built; None = build_messages (a scene passes its own).
+    prompt: PromptBuilder | None = None
 
     def the_mood(self) -> Mood:
         return self.mood or Mood(EmotionBook(), self.character, "")
@@ -184,7 +191,7 @@ class Turn:
             self.timings.perceive_ms = sensed.elapsed_ms
             scene = sensed.perception.summary
         context = [scene, await self._recall(), describe(self._mood.current(), self._mood.model)]
-        messages = build_messages(
+        messages = (cfg.prompt or build_messages)(
             cfg.character, self.history, req.player_text, "\n\n".join(c for c in context if c)
         )
         gen = GenerationRequest(

@@ -37,6 +37,8 @@ from ..events import (
     TurnEndOut,
     TurnStartedOut,
 )
+from ..scene.events import LineSummary, SceneOut, SceneSummary, StopReason
+from ..scene.spec import PlayerLine, SceneSpec
 from ..world.executor import ResultStatus
 from ..world.model import (
     Node,
@@ -354,6 +356,7 @@ _CAUSE = {
     TurnCause.TEXT: pb.TURN_CAUSE_TEXT,
     TurnCause.TRIGGER: pb.TURN_CAUSE_TRIGGER,
     TurnCause.GREETING: pb.TURN_CAUSE_GREETING,
+    TurnCause.SCENE: pb.TURN_CAUSE_SCENE,
 }
 _EMOTION: dict[str, int] = {name: i for i, name in enumerate(EMOTIONS)}
 
@@ -500,3 +503,106 @@ def character_info(c: Character) -> pb.CharacterInfo:
         verbs=c.actions.verbs,
         baseline_emotion=emotion_number(c.emotion.baseline),
     )
+
+
+# --- scenes ----------------------------------------------------------------------
+
+_STOP = {
+    StopReason.MAX_TURNS: pb.SCENE_STOP_REASON_MAX_TURNS,
+    StopReason.MAX_SECONDS: pb.SCENE_STOP_REASON_MAX_SECONDS,
+    StopReason.STOP_PHRASE: pb.SCENE_STOP_REASON_STOP_PHRASE,
+    StopReason.GOODBYE: pb.SCENE_STOP_REASON_GOODBYE,
+    StopReason.CANCELLED: pb.SCENE_STOP_REASON_CANCELLED,
+    StopReason.ERROR: pb.SCENE_STOP_REASON_ERROR,
+}
+STOP_REASON_NAMES = {v: k.value for k, v in _STOP.items()}
+
+
+def decode_scene(r: pb.RunSceneRequest) -> SceneSpec:
+    """RunSceneRequest → SceneSpec (defaults filled in); DecodeError for bad formats.
+    SceneSpec.check() judges the rest against the characters the server has."""
+    from ..scene.spec import DEFAULT_MAX_SECONDS, DEFAULT_MAX_TURNS
+
+    out = _format(r.output_audio, DEFAULT_OUTPUT_RATE, "output_audio")
+    return SceneSpec(
+        cast=tuple(r.cast),
+        premise=r.premise,
+        world_id=r.world_id,
+        place_id=r.place_id,
+        max_turns=r.max_turns or DEFAULT_MAX_TURNS,
+        max_seconds=float(r.max_seconds) or DEFAULT_MAX_SECONDS,
+        stop_phrases=tuple(r.stop_phrases),
+        stop_on_goodbye=r.stop_on_goodbye,
+        player_id=r.player_id,
+        player_name=r.player_name,
+        player_role=r.player_role,
+        player_lines=tuple(PlayerLine(p.after_npc_lines, p.text) for p in r.player_lines),
+        output_rate=out.sample_rate_hz,
+        visemes=r.visemes,
+        text_only=r.text_only,
+        max_tokens=r.max_tokens,
+        scene_id=r.scene_id,
+        opening_line=r.opening_line,
+    )
+
+
+def encode_scene_request(spec: SceneSpec) -> pb.RunSceneRequest:
+    return pb.RunSceneRequest(
+        cast=list(spec.cast),
+        premise=spec.premise,
+        world_id=spec.world_id,
+        place_id=spec.place_id,
+        max_turns=spec.max_turns,
+        max_seconds=max(1, round(spec.max_seconds)),
+        stop_phrases=list(spec.stop_phrases),
+        output_audio=pb.AudioFormat(sample_rate_hz=spec.output_rate, channels=1),
+        visemes=spec.visemes,
+        text_only=spec.text_only,
+        stop_on_goodbye=spec.stop_on_goodbye,
+        player_id=spec.player_id,
+        player_name=spec.player_name,
+        player_role=spec.player_role,
+        player_lines=[
+            pb.ScenePlayerLine(after_npc_lines=p.after_npc_lines, text=p.text)
+            for p in spec.player_lines
+        ],
+        max_tokens=spec.max_tokens,
+        scene_id=spec.scene_id,
+        opening_line=spec.opening_line,
+    )
+
+
+def _line_summary(s: LineSummary) -> pb.SceneLineSummary:
+    return pb.SceneLineSummary(
+        index=s.index,
+        speaker_id=s.speaker_id,
+        text=s.text,
+        addressed_to=s.addressed_to,
+        floor_reason=s.floor_reason,
+        started_at_ms=s.started_at_ms,
+        first_output_ms=s.first_output_ms,
+        total_ms=s.total_ms,
+        audio_ms=s.audio_ms,
+        knowledge_sources=s.knowledge_sources,
+        is_player=s.is_player,
+    )
+
+
+def _scene_summary(s: SceneSummary) -> pb.SceneSummary:
+    return pb.SceneSummary(
+        scene_id=s.scene_id,
+        reason=_STOP[s.reason],
+        detail=s.detail,
+        lines=[_line_summary(line) for line in s.lines],
+        first_line_ms=s.first_line_ms,
+        total_ms=s.total_ms,
+    )
+
+
+def encode_scene(out: SceneOut) -> pb.SceneEvent:
+    ev = pb.SceneEvent(speaker_id=out.speaker_id, scene_id=out.scene_id, line_index=out.line_index)
+    if out.event is not None:
+        ev.event.CopyFrom(encode(out.event))
+    if out.summary is not None:
+        ev.summary.CopyFrom(_scene_summary(out.summary))
+    return ev

@@ -14,6 +14,8 @@ from grpc_reflection.v1alpha import reflection
 from ..characters import CharacterNotFound
 from ..events import ErrorCode
 from ..runtime import Runtime
+from ..scene.director import SceneDirector
+from ..scene.spec import SceneError
 from ..session import Session
 from . import codec
 from .driver import SessionDriver, SessionRefused
@@ -101,11 +103,17 @@ class NpcService(pb_grpc.NpcServiceServicer):  # type: ignore[misc]
     async def RunScene(
         self, request: pb.RunSceneRequest, context: grpc.aio.ServicerContext[object, object]
     ) -> AsyncIterator[pb.SceneEvent]:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "RunScene (NPC-to-NPC scenes) is not available in this server version yet",
-        )
-        yield pb.SceneEvent()  # unreachable; makes this an async generator
+        try:
+            director = SceneDirector(self.runtime, codec.decode_scene(request))
+        except codec.DecodeError as e:
+            await context.abort(_STATUS[e.code], str(e))
+            raise  # unreachable: abort raises
+        except SceneError as e:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+            raise
+        async with contextlib.aclosing(director.events()) as events:
+            async for out in events:
+                yield codec.encode_scene(out)
 
 
 async def start_server(

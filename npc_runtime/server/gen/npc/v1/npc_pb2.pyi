@@ -85,6 +85,16 @@ class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ERROR_CODE_INTERNAL: _ClassVar[ErrorCode]
     ERROR_CODE_UNAVAILABLE: _ClassVar[ErrorCode]
     ERROR_CODE_DEADLINE_EXCEEDED: _ClassVar[ErrorCode]
+
+class SceneStopReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCENE_STOP_REASON_UNSPECIFIED: _ClassVar[SceneStopReason]
+    SCENE_STOP_REASON_MAX_TURNS: _ClassVar[SceneStopReason]
+    SCENE_STOP_REASON_MAX_SECONDS: _ClassVar[SceneStopReason]
+    SCENE_STOP_REASON_STOP_PHRASE: _ClassVar[SceneStopReason]
+    SCENE_STOP_REASON_GOODBYE: _ClassVar[SceneStopReason]
+    SCENE_STOP_REASON_CANCELLED: _ClassVar[SceneStopReason]
+    SCENE_STOP_REASON_ERROR: _ClassVar[SceneStopReason]
 AUDIO_ENCODING_UNSPECIFIED: AudioEncoding
 AUDIO_ENCODING_PCM_S16LE: AudioEncoding
 NODE_KIND_UNSPECIFIED: NodeKind
@@ -140,6 +150,13 @@ ERROR_CODE_UNIMPLEMENTED: ErrorCode
 ERROR_CODE_INTERNAL: ErrorCode
 ERROR_CODE_UNAVAILABLE: ErrorCode
 ERROR_CODE_DEADLINE_EXCEEDED: ErrorCode
+SCENE_STOP_REASON_UNSPECIFIED: SceneStopReason
+SCENE_STOP_REASON_MAX_TURNS: SceneStopReason
+SCENE_STOP_REASON_MAX_SECONDS: SceneStopReason
+SCENE_STOP_REASON_STOP_PHRASE: SceneStopReason
+SCENE_STOP_REASON_GOODBYE: SceneStopReason
+SCENE_STOP_REASON_CANCELLED: SceneStopReason
+SCENE_STOP_REASON_ERROR: SceneStopReason
 
 class ClientEvent(_message.Message):
     __slots__ = ("session_start", "audio_chunk", "audio_end", "text_input", "trigger", "scene_update", "action_result", "playback_progress", "interrupt", "game_time")
@@ -656,7 +673,7 @@ class CharacterInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., language: _Optional[str] = ..., greeting: _Optional[str] = ..., voice: _Optional[str] = ..., verbs: _Optional[_Iterable[str]] = ..., baseline_emotion: _Optional[_Union[EmotionCategory, str]] = ...) -> None: ...
 
 class RunSceneRequest(_message.Message):
-    __slots__ = ("cast", "premise", "world_id", "place_id", "max_turns", "max_seconds", "stop_phrases", "output_audio", "visemes", "text_only")
+    __slots__ = ("cast", "premise", "world_id", "place_id", "max_turns", "max_seconds", "stop_phrases", "output_audio", "visemes", "text_only", "stop_on_goodbye", "player_id", "player_name", "player_role", "player_lines", "max_tokens", "scene_id", "opening_line")
     CAST_FIELD_NUMBER: _ClassVar[int]
     PREMISE_FIELD_NUMBER: _ClassVar[int]
     WORLD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -667,6 +684,14 @@ class RunSceneRequest(_message.Message):
     OUTPUT_AUDIO_FIELD_NUMBER: _ClassVar[int]
     VISEMES_FIELD_NUMBER: _ClassVar[int]
     TEXT_ONLY_FIELD_NUMBER: _ClassVar[int]
+    STOP_ON_GOODBYE_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ID_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_NAME_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_ROLE_FIELD_NUMBER: _ClassVar[int]
+    PLAYER_LINES_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    OPENING_LINE_FIELD_NUMBER: _ClassVar[int]
     cast: _containers.RepeatedScalarFieldContainer[str]
     premise: str
     world_id: str
@@ -677,12 +702,76 @@ class RunSceneRequest(_message.Message):
     output_audio: AudioFormat
     visemes: bool
     text_only: bool
-    def __init__(self, cast: _Optional[_Iterable[str]] = ..., premise: _Optional[str] = ..., world_id: _Optional[str] = ..., place_id: _Optional[str] = ..., max_turns: _Optional[int] = ..., max_seconds: _Optional[int] = ..., stop_phrases: _Optional[_Iterable[str]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., text_only: _Optional[bool] = ...) -> None: ...
+    stop_on_goodbye: bool
+    player_id: str
+    player_name: str
+    player_role: str
+    player_lines: _containers.RepeatedCompositeFieldContainer[ScenePlayerLine]
+    max_tokens: int
+    scene_id: str
+    opening_line: str
+    def __init__(self, cast: _Optional[_Iterable[str]] = ..., premise: _Optional[str] = ..., world_id: _Optional[str] = ..., place_id: _Optional[str] = ..., max_turns: _Optional[int] = ..., max_seconds: _Optional[int] = ..., stop_phrases: _Optional[_Iterable[str]] = ..., output_audio: _Optional[_Union[AudioFormat, _Mapping]] = ..., visemes: _Optional[bool] = ..., text_only: _Optional[bool] = ..., stop_on_goodbye: _Optional[bool] = ..., player_id: _Optional[str] = ..., player_name: _Optional[str] = ..., player_role: _Optional[str] = ..., player_lines: _Optional[_Iterable[_Union[ScenePlayerLine, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., scene_id: _Optional[str] = ..., opening_line: _Optional[str] = ...) -> None: ...
+
+class ScenePlayerLine(_message.Message):
+    __slots__ = ("after_npc_lines", "text")
+    AFTER_NPC_LINES_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    after_npc_lines: int
+    text: str
+    def __init__(self, after_npc_lines: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
 
 class SceneEvent(_message.Message):
-    __slots__ = ("speaker_id", "event")
+    __slots__ = ("speaker_id", "event", "summary", "scene_id", "line_index")
     SPEAKER_ID_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    LINE_INDEX_FIELD_NUMBER: _ClassVar[int]
     speaker_id: str
     event: ServerEvent
-    def __init__(self, speaker_id: _Optional[str] = ..., event: _Optional[_Union[ServerEvent, _Mapping]] = ...) -> None: ...
+    summary: SceneSummary
+    scene_id: str
+    line_index: int
+    def __init__(self, speaker_id: _Optional[str] = ..., event: _Optional[_Union[ServerEvent, _Mapping]] = ..., summary: _Optional[_Union[SceneSummary, _Mapping]] = ..., scene_id: _Optional[str] = ..., line_index: _Optional[int] = ...) -> None: ...
+
+class SceneLineSummary(_message.Message):
+    __slots__ = ("index", "speaker_id", "text", "addressed_to", "floor_reason", "started_at_ms", "first_output_ms", "total_ms", "audio_ms", "knowledge_sources", "is_player")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    SPEAKER_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    ADDRESSED_TO_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_REASON_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_OUTPUT_MS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_MS_FIELD_NUMBER: _ClassVar[int]
+    KNOWLEDGE_SOURCES_FIELD_NUMBER: _ClassVar[int]
+    IS_PLAYER_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    speaker_id: str
+    text: str
+    addressed_to: str
+    floor_reason: str
+    started_at_ms: float
+    first_output_ms: float
+    total_ms: float
+    audio_ms: float
+    knowledge_sources: _containers.RepeatedScalarFieldContainer[str]
+    is_player: bool
+    def __init__(self, index: _Optional[int] = ..., speaker_id: _Optional[str] = ..., text: _Optional[str] = ..., addressed_to: _Optional[str] = ..., floor_reason: _Optional[str] = ..., started_at_ms: _Optional[float] = ..., first_output_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., audio_ms: _Optional[float] = ..., knowledge_sources: _Optional[_Iterable[str]] = ..., is_player: _Optional[bool] = ...) -> None: ...
+
+class SceneSummary(_message.Message):
+    __slots__ = ("scene_id", "reason", "detail", "lines", "first_line_ms", "total_ms")
+    SCENE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LINE_MS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_MS_FIELD_NUMBER: _ClassVar[int]
+    scene_id: str
+    reason: SceneStopReason
+    detail: str
+    lines: _containers.RepeatedCompositeFieldContainer[SceneLineSummary]
+    first_line_ms: float
+    total_ms: float
+    def __init__(self, scene_id: _Optional[str] = ..., reason: _Optional[_Union[SceneStopReason, str]] = ..., detail: _Optional[str] = ..., lines: _Optional[_Iterable[_Union[SceneLineSummary, _Mapping]]] = ..., first_line_ms: _Optional[float] = ..., total_ms: _Optional[float] = ...) -> None: ...
