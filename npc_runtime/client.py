@@ -37,7 +37,11 @@ def channel(
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
     ]
-    interceptors: Any = [_BearerAuth(api_key)] if api_key else None
+    interceptors: Any = (
+        [cls(api_key) for cls in (_BearerUnaryUnary, _BearerUnaryStream, _BearerStreamStream)]
+        if api_key
+        else None
+    )
     if tls_ca is not None or tls:
         creds = grpc.ssl_channel_credentials(tls_ca.read_bytes() if tls_ca else None)
         return grpc.aio.secure_channel(address, creds, options=options, interceptors=interceptors)
@@ -54,22 +58,29 @@ else:  # not subscriptable at run time
     _SS = grpc.aio.StreamStreamClientInterceptor
 
 
-class _BearerAuth(_UU, _US, _SS):
-    """Adds the API key to every call's metadata."""
+class _BearerAuth:
+    """Adds the API key to a call's metadata."""
 
     def __init__(self, api_key: str) -> None:
         self.header = ("authorization", f"Bearer {api_key}")
 
     def _with_key(self, details: Any) -> Any:
-        metadata = grpc.aio.Metadata(*(details.metadata or ()), self.header)
+        metadata = grpc.aio.Metadata(*(details.metadata or grpc.aio.Metadata()), self.header)
         return details._replace(metadata=metadata)
 
+
+# grpc.aio files an interceptor under one call type only, so one class per type.
+class _BearerUnaryUnary(_BearerAuth, _UU):
     async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._with_key(details), request)
 
+
+class _BearerUnaryStream(_BearerAuth, _US):
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._with_key(details), request)
 
+
+class _BearerStreamStream(_BearerAuth, _SS):
     async def intercept_stream_stream(
         self, continuation: Any, details: Any, request_iterator: Any
     ) -> Any:

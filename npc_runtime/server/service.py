@@ -23,6 +23,7 @@ from .auth import AuthError, KeyStore, Principal, Scope, bearer, check_exposure
 from .driver import SessionDriver, SessionRefused
 from .gen.npc.v1 import npc_pb2 as pb
 from .gen.npc.v1 import npc_pb2_grpc as pb_grpc
+from .ws_frames import parse_binary
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["NpcService"].full_name
@@ -174,7 +175,7 @@ async def start_server(
         ]
     )
     service = NpcService(runtime, driver, keys)
-    pb_grpc.add_NpcServiceServicer_to_server(service, server)
+    pb_grpc.add_NpcServiceServicer_to_server(service, _LenientConverse(server))
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection.enable_server_reflection(
@@ -219,3 +220,25 @@ def server_credentials(cert: str, key: str) -> grpc.ServerCredentials | None:
     except OSError as e:
         raise ConfigError(f"cannot read the TLS certificate or key: {e}") from None
     return grpc.ssl_server_credentials([pair])
+
+
+class _LenientConverse:
+    """Registers NpcService with a Converse deserializer that turns a malformed
+    message into a DecodeError, which the driver answers with an Error event (the
+    session goes on), instead of grpc failing the whole call."""
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: Any) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
+        handlers = dict(handlers)
+        strict = handlers["Converse"]
+        handlers["Converse"] = grpc.stream_stream_rpc_method_handler(
+            strict.stream_stream,
+            request_deserializer=parse_binary,
+            response_serializer=strict.response_serializer,
+        )
+        self._server.add_registered_method_handlers(service, handlers)  # type: ignore[attr-defined]
