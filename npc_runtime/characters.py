@@ -242,6 +242,9 @@ class Character(_Strict):
     persona: str = Field(min_length=10)
     speaking_style: str = ""
     greeting: str = ""
+    # Said when speech recognition or the language model takes too long (asr.timeout_s,
+    # llm.reply_timeout_s), so the player hears something instead of silence.
+    fallback_line: str = Field("Sorry, give me a moment.", min_length=1, max_length=200)
     voice: VoiceConfig = VoiceConfig()
     emotion: EmotionConfig = EmotionConfig()
     knowledge: KnowledgeConfig = KnowledgeConfig()

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -31,9 +32,10 @@ def _progress(msg: str) -> None:
 async def _serve(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .runtime import Runtime
+    from .server.auth import KeyStore, check_exposure, is_loopback
     from .server.driver import SessionDriver
-    from .server.service import start_server
-    from .server.ws_gateway import CONVERSE_PATH, start_gateway
+    from .server.service import server_credentials, start_server
+    from .server.ws_gateway import CONVERSE_PATH, ssl_context, start_gateway
 
     overrides: dict[str, object] = {}
     server_over: dict[str, object] = {}
@@ -47,23 +49,42 @@ async def _serve(args: argparse.Namespace) -> int:
         overrides["server"] = server_over
     settings = load_settings(args.config, **overrides)
     logs.setup(args.log_level or settings.log_level, settings.log_format)
+    cfg = settings.server
+    # Keys, exposure and TLS files are checked before the models load.
+    keys = KeyStore.from_settings(settings)
+    hosts = [cfg.host] + ([cfg.ws_host or cfg.host] if cfg.ws_port >= 0 else [])
+    for host in hosts:
+        check_exposure(settings, keys, host)
+    tls = server_credentials(cfg.tls_cert, cfg.tls_key) is not None
+    ssl_context(cfg.tls_cert, cfg.tls_key)
+    if not keys.enabled:
+        public = [h for h in hosts if not is_loopback(h)]
+        print(
+            f"warning: no API keys and listening on {', '.join(public)} "
+            "(server.allow_insecure_public): anyone who can reach it can use it"
+            if public
+            else "no API keys configured: listening on loopback only "
+            "(create one with 'npc-runtime keys add NAME' to serve other machines)",
+            file=sys.stderr,
+            flush=True,
+        )
     t0 = time.perf_counter()
     runtime = await Runtime.create(settings, progress=None if args.quiet else _progress)
-    cfg = settings.server
     # One driver: the session limit counts gRPC and WebSocket sessions together.
     driver = SessionDriver(runtime)
-    server, port = await start_server(runtime, cfg.host, cfg.port, driver)
+    server, port = await start_server(runtime, cfg.host, cfg.port, driver, keys)
     gateway, ws = None, "WebSocket gateway off"
     if cfg.ws_port >= 0:
         ws_host = cfg.ws_host or cfg.host
         try:
-            gateway, ws_port = await start_gateway(runtime, ws_host, cfg.ws_port, driver)
+            gateway, ws_port = await start_gateway(runtime, ws_host, cfg.ws_port, driver, keys)
         except OSError:
             await server.stop(0)
             raise
-        ws = f"ws://{ws_host}:{ws_port}{CONVERSE_PATH} (WebSocket)"
+        ws = f"{'wss' if tls else 'ws'}://{ws_host}:{ws_port}{CONVERSE_PATH} (WebSocket)"
     print(
-        f"npc-runtime {__version__} listening on {cfg.host}:{port} (gRPC) and {ws} "
+        f"npc-runtime {__version__} listening on {cfg.host}:{port} "
+        f"({'gRPC with TLS' if tls else 'gRPC'}) and {ws} "
         f"(characters: {', '.join(runtime.characters.ids())}; ready in "
         f"{time.perf_counter() - t0:.1f} s)",
         flush=True,
@@ -74,6 +95,9 @@ async def _serve(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("shutting down: letting running turns finish", file=sys.stderr, flush=True)
+    # No new sessions or turns; running turns finish (up to the grace period), then
+    # each session ends with Error{UNAVAILABLE}; queued memory writes are flushed below.
+    await driver.shutdown(cfg.grace_period_s)
     await asyncio.gather(
         server.stop(cfg.grace_period_s),
         gateway.stop(cfg.grace_period_s) if gateway else asyncio.sleep(0),
@@ -90,7 +114,7 @@ async def _characters(args: argparse.Namespace) -> int:
     from .server.gen.npc.v1 import npc_pb2 as pb
     from .server.gen.npc.v1 import npc_pb2_grpc as pb_grpc
 
-    async with channel(args.address) as chan:
+    async with channel(args.address, api_key=args.api_key, tls_ca=args.tls_ca) as chan:
         resp = await pb_grpc.NpcServiceStub(chan).ListCharacters(
             pb.ListCharactersRequest(), timeout=10
         )
@@ -106,7 +130,7 @@ async def _chat(args: argparse.Namespace) -> int:
     from .client import Conversation, channel, format_timings
     from .server.gen.npc.v1 import npc_pb2 as pb
 
-    async with channel(args.address) as chan:
+    async with channel(args.address, api_key=args.api_key, tls_ca=args.tls_ca) as chan:
         conv = Conversation(
             chan,
             pb.SessionStart(
@@ -180,7 +204,7 @@ async def _talk(args: argparse.Namespace) -> int:
         # Rendering to a file: no need to wait for playback pace.
         unpaced_audio=True,
     )
-    async with channel(args.address) as chan:
+    async with channel(args.address, api_key=args.api_key, tls_ca=args.tls_ca) as chan:
         conv = Conversation(chan, start)
         ready = await conv.wait_ready()
         await conv.stream_audio(audio, rate, realtime=args.realtime)
@@ -290,6 +314,52 @@ async def _bench_actions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- keys ----------------------------------------------------------------------
+
+
+def _keys_file(args: argparse.Namespace) -> Path:
+    from .config import load_settings
+    from .server.auth import keys_path
+
+    if args.keys_file:
+        return Path(args.keys_file)
+    return keys_path(load_settings(args.config))
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+async def _keys_add(args: argparse.Namespace) -> int:
+    from .server.auth import add_key
+
+    path = _keys_file(args)
+    key = add_key(path, args.name, _split(args.characters), _split(args.worlds), args.admin)
+    print(key)
+    print(
+        f"key {args.name!r} added to {path} (only its hash is stored): copy it now, it is "
+        "not shown again. Clients send it as 'authorization: Bearer <key>' (browsers: "
+        "?token=<key>); a running server picks it up on restart.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+async def _keys_list(args: argparse.Namespace) -> int:
+    from .server.auth import load_keys_file
+
+    path = _keys_file(args)
+    entries = load_keys_file(path) if path.is_file() else []
+    if not entries:
+        print(f"no keys in {path}", file=sys.stderr)
+    for e in entries:
+        print(
+            f"{e.name:16s} scopes={','.join(e.scopes)} "
+            f"characters={','.join(e.characters) or '*'} worlds={','.join(e.worlds) or '*'}"
+        )
+    return EXIT_OK
+
+
 # --- argument parsing ----------------------------------------------------------
 
 
@@ -321,6 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     def client_opts(sp: argparse.ArgumentParser) -> None:
         sp.add_argument(
             "--address", default=DEFAULT_ADDRESS, help=f"server (default {DEFAULT_ADDRESS})"
+        )
+        sp.add_argument(
+            "--api-key",
+            default=os.environ.get("NPC_API_KEY") or None,
+            help="API key for a server with keys (default: env NPC_API_KEY)",
+        )
+        sp.add_argument(
+            "--tls-ca",
+            type=Path,
+            help="connect with TLS, trusting this PEM certificate (the server's, if self-signed)",
         )
 
     c = sub.add_parser("characters", help="list the characters a server can play")
@@ -401,6 +481,27 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--config", type=Path, help="settings TOML file (for the character folder)")
     bi.add_argument("--json", type=Path, help="also write the results to this file")
     bi.set_defaults(func=_bench_injection)
+
+    k = sub.add_parser("keys", help="API keys: add (prints the key once, stores its hash), list")
+    ksub = k.add_subparsers(dest="keys", metavar="ACTION", required=True)
+    ka = ksub.add_parser(
+        "add",
+        help="create a key",
+        description="Creates an API key, prints it once and appends only its SHA-256 hash "
+        "to the keys file (server.keys_file, default <data_dir>/keys.toml).",
+    )
+    ka.add_argument("name", help="who or what the key is for, e.g. kiosk-lobby")
+    ka.add_argument("--characters", help="comma-separated character ids it may use (default all)")
+    ka.add_argument("--worlds", help="comma-separated world ids it may use (default all)")
+    ka.add_argument(
+        "--admin", action="store_true", help="also ForgetPlayer, memory export, debug views"
+    )
+    kl = ksub.add_parser("list", help="the keys in the keys file (names and limits, no secrets)")
+    for sp in (ka, kl):
+        sp.add_argument("--config", type=Path, help="settings TOML file")
+        sp.add_argument("--keys-file", help="keys file (default: server.keys_file)")
+    ka.set_defaults(func=_keys_add)
+    kl.set_defaults(func=_keys_list)
 
     # Knowledge, memory and the memory bench live beside the memory package.
     from .memory import commands as memory_commands

@@ -10,6 +10,8 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
@@ -21,14 +23,68 @@ from .server.gen.npc.v1 import npc_pb2_grpc as pb_grpc
 _END = object()
 
 
-def channel(address: str, max_message_bytes: int = 8 * 1024 * 1024) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(
-        address,
-        options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ],
+def channel(
+    address: str,
+    max_message_bytes: int = 8 * 1024 * 1024,
+    api_key: str | None = None,
+    tls_ca: Path | None = None,
+    tls: bool = False,
+) -> grpc.aio.Channel:
+    """A channel to the server. api_key: sent as `authorization: Bearer <key>` on
+    every call. tls_ca: PEM of the CA (or self-signed certificate) to trust, which
+    turns TLS on; tls=True alone trusts the system's CAs."""
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]
+    interceptors: Any = (
+        [cls(api_key) for cls in (_BearerUnaryUnary, _BearerUnaryStream, _BearerStreamStream)]
+        if api_key
+        else None
     )
+    if tls_ca is not None or tls:
+        creds = grpc.ssl_channel_credentials(tls_ca.read_bytes() if tls_ca else None)
+        return grpc.aio.secure_channel(address, creds, options=options, interceptors=interceptors)
+    return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)
+
+
+if TYPE_CHECKING:
+    _UU = grpc.aio.UnaryUnaryClientInterceptor[Any, Any]
+    _US = grpc.aio.UnaryStreamClientInterceptor[Any, Any]
+    _SS = grpc.aio.StreamStreamClientInterceptor[Any, Any]
+else:  # not subscriptable at run time
+    _UU = grpc.aio.UnaryUnaryClientInterceptor
+    _US = grpc.aio.UnaryStreamClientInterceptor
+    _SS = grpc.aio.StreamStreamClientInterceptor
+
+
+class _BearerAuth:
+    """Adds the API key to a call's metadata."""
+
+    def __init__(self, api_key: str) -> None:
+        self.header = ("authorization", f"Bearer {api_key}")
+
+    def _with_key(self, details: Any) -> Any:
+        metadata = grpc.aio.Metadata(*(details.metadata or grpc.aio.Metadata()), self.header)
+        return details._replace(metadata=metadata)
+
+
+# grpc.aio files an interceptor under one call type only, so one class per type.
+class _BearerUnaryUnary(_BearerAuth, _UU):
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._with_key(details), request)
+
+
+class _BearerUnaryStream(_BearerAuth, _US):
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._with_key(details), request)
+
+
+class _BearerStreamStream(_BearerAuth, _SS):
+    async def intercept_stream_stream(
+        self, continuation: Any, details: Any, request_iterator: Any
+    ) -> Any:
+        return await continuation(self._with_key(details), request_iterator)
 
 
 @dataclass

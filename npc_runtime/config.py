@@ -21,6 +21,27 @@ class ConfigError(Exception):
     """A setting is wrong; the message names it and says what to do."""
 
 
+Scope = Literal["converse", "admin"]
+
+
+def _converse_only() -> list[Scope]:
+    return ["converse"]
+
+
+class ApiKeyEntry(BaseModel):
+    """One API key, stored only as its hash."""
+
+    name: str = Field(min_length=1)
+    # "sha256:" + the hex SHA-256 of the key (`npc-runtime keys add` prints the key once).
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    # Characters and worlds the key may use; empty = all.
+    characters: list[str] = Field(default_factory=list)
+    worlds: list[str] = Field(default_factory=list)
+    # "converse": sessions and character listings; "admin": also ForgetPlayer,
+    # memory export and the debug endpoints.
+    scopes: list[Scope] = Field(default_factory=_converse_only)
+
+
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(50051, ge=0, le=65535)
@@ -33,7 +54,34 @@ class ServerSettings(BaseModel):
     max_sessions: int = Field(64, ge=1)
     # Longest TextInput accepted, in characters.
     max_text_chars: int = Field(2000, ge=1)
+    # On SIGTERM: no new sessions or turns; running turns get this long to finish.
     grace_period_s: float = Field(5.0, ge=0)
+    # --- security (see README, "Security and limits") ---
+    # API keys: `sha256:<hex>` hashes with optional allow-lists and scopes, here or in
+    # keys_file (TOML [[keys]] tables, written by `npc-runtime keys add`). Empty
+    # keys_file = <data_dir>/keys.toml when it exists. No keys = loopback only.
+    api_keys: list[ApiKeyEntry] = Field(default_factory=list)
+    keys_file: str = ""
+    # Serve without keys on a non-loopback host anyway (trusted networks only).
+    allow_insecure_public: bool = False
+    # TLS for gRPC and the WebSocket gateway: PEM certificate (chain) and private key.
+    tls_cert: str = ""
+    tls_key: str = ""
+    # --- rate limits (token buckets; 0 = off) ---
+    # Messages of any kind per second, per session (audio at 20 ms chunks is 50/s).
+    session_messages_per_s: float = Field(100.0, ge=0)
+    # Turns the client starts (TextInput, Trigger with react) per minute, per session.
+    session_turns_per_min: float = Field(30.0, ge=0)
+    # The same, summed over every session of one API key.
+    key_messages_per_s: float = Field(0.0, ge=0)
+    key_turns_per_min: float = Field(0.0, ge=0)
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _pem(cls, v: str) -> str:
+        if v and not Path(v).is_file():
+            raise ValueError(f"{v} is not a file: give the path of a PEM file")
+        return v
 
 
 class AsrSettings(BaseModel):
@@ -47,6 +95,9 @@ class AsrSettings(BaseModel):
     vad_threshold: float = Field(0.5, gt=0, lt=1)
     min_speech_ms: int = Field(100, ge=0)
     max_utterance_ms: int = Field(30_000, ge=1000)
+    # Longest Whisper may take on one utterance; past it the character says its
+    # fallback line (character.toml fallback_line) instead of staying silent.
+    timeout_s: float = Field(15.0, gt=0)
     # Transcribe at a pause this long, before the end of speech is certain, and start
     # the answer on it; used if the pause turns out to be the end. 0 = off.
     speculate_after_ms: int = Field(100, ge=0, le=2000)
@@ -77,6 +128,9 @@ class LlmSettings(BaseModel):
     api_key: str = ""
     timeout_s: float = Field(30.0, gt=0)
     max_tokens: int = Field(160, ge=16)
+    # Longest a reply may take to generate; past it the character says its fallback
+    # line (or stops after what it already said).
+    reply_timeout_s: float = Field(30.0, gt=0)
     temperature: float = Field(0.7, ge=0, le=2)
     # Longest spoken line the JSON schema allows, in characters.
     max_say_chars: int = Field(240, ge=20)
@@ -108,6 +162,8 @@ class TtsSettings(BaseModel):
     # within lead_ms and history knows what was heard. Off = send as fast as made.
     realtime_pacing: bool = True
     pacing_lead_ms: int = Field(500, ge=0, le=10_000)
+    # Longest piper may take on one sentence; past it the sentence is skipped.
+    timeout_s: float = Field(15.0, gt=0)
 
 
 class MemorySettings(BaseModel):

@@ -172,6 +172,8 @@ class Session:
             memory=self.runtime.memory,
             player_key=self.player_key,
             recall_tokens=s.memory.recall_tokens,
+            reply_timeout_s=s.llm.reply_timeout_s,
+            tts_timeout_s=s.tts.timeout_s,
         )
         if self.start.resume_session_id:
             self.history = list(self.runtime.histories.get(self.start.resume_session_id, []))
@@ -218,13 +220,16 @@ class Session:
                 TurnCause.GREETING, "", time.perf_counter(), fixed=self.character.greeting
             )
 
-    async def finish(self) -> None:
-        """The client half-closed: finish the utterance and turn in flight, then close."""
+    async def finish(self, farewell: ServerOut | None = None) -> None:
+        """The client half-closed (or the server is shutting down): finish the
+        utterance and turn in flight, send `farewell` if given, then close."""
         self._end_utterance_now()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if self.body is not None:
             await self.body.executor.drain()
+        if farewell is not None:
+            self.outbox.emit(farewell)
         self.close()
 
     async def abort(self) -> None:
@@ -611,7 +616,13 @@ class Session:
         return None  # the configured end_of_speech_silence_ms
 
     async def _promote(self, spec: _Speculation, eos_ms: float) -> None:
-        result = await spec.transcript
+        try:
+            async with asyncio.timeout(self.runtime.settings.asr.timeout_s):
+                result = await asyncio.shield(spec.transcript)
+        except TimeoutError:
+            self._cancel_speculation(spec)
+            await self._asr_timed_out(spec.utterance_id, spec.reference, eos_ms)
+            return
         text = result.text.strip()
         self.outbox.emit(
             TranscriptOut(spec.utterance_id, text, True, result.language, int(result.audio_ms))
@@ -660,7 +671,12 @@ class Session:
         self, ended: SpeechEnded, utterance_id: str, reference: float, eos_ms: float
     ) -> None:
         language = self.start.language or self.character.language
-        result = await self.runtime.transcriber.transcribe(ended.audio, language)
+        try:
+            async with asyncio.timeout(self.runtime.settings.asr.timeout_s):
+                result = await self.runtime.transcriber.transcribe(ended.audio, language)
+        except TimeoutError:
+            await self._asr_timed_out(utterance_id, reference, eos_ms)
+            return
         heard_at = time.perf_counter()
         text = result.text.strip()
         self.outbox.emit(
@@ -688,6 +704,23 @@ class Session:
         if self._turn is not None:
             self._turn.turn.timings.asr_wait_ms = result.waited_ms
             self._turn.turn.timings.transcript_at_ms = (heard_at - reference) * 1000.0
+
+    async def _asr_timed_out(self, utterance_id: str, reference: float, eos_ms: float) -> None:
+        """Whisper took too long: the character says its fallback line, not nothing."""
+        self._error(
+            ErrorCode.DEADLINE_EXCEEDED,
+            f"speech recognition took longer than {self.runtime.settings.asr.timeout_s:g} s "
+            "(asr.timeout_s); the character said its fallback line — say it again",
+        )
+        await self._barge_in("a newer utterance")
+        self._start_turn(
+            TurnCause.SPEECH,
+            "",
+            reference,
+            utterance_id=utterance_id,
+            eos_ms=eos_ms,
+            fixed=self.character.fallback_line,
+        )
 
     # --- turns -------------------------------------------------------------------
 

@@ -88,6 +88,9 @@ class TurnConfig:
     recall_tokens: int = 300
     # How the prompt is built; None = build_messages (a scene passes its own).
     prompt: PromptBuilder | None = None
+    # Longest the LLM may take on a reply and piper on a sentence (None = no limit).
+    reply_timeout_s: float | None = None
+    tts_timeout_s: float | None = None
 
     def the_mood(self) -> Mood:
         return self.mood or Mood(EmotionBook(), self.character, "")
@@ -212,11 +215,18 @@ class Turn:
             if cfg.synthesizer is not None:
                 tg.create_task(self._speak(cfg.synthesizer, sentences))
             try:
-                async with cfg.llm.stream(gen) as stream:
-                    async for delta in stream:
-                        for ev in parser.feed(delta):
-                            self._on_reply_event(ev, chunker, sentences, llm_start)
-                    stats = stream.stats
+                async with asyncio.timeout(cfg.reply_timeout_s):
+                    async with cfg.llm.stream(gen) as stream:
+                        async for delta in stream:
+                            for ev in parser.feed(delta):
+                                self._on_reply_event(ev, chunker, sentences, llm_start)
+                        stats = stream.stats
+            except TimeoutError:
+                self._reply_timed_out(chunker, sentences, llm_start)
+                for s in chunker.flush():
+                    self._queue_sentence(s, sentences, llm_start)
+                await sentences.put(None)
+                return
             finally:
                 self.timings.llm_total_ms = (time.perf_counter() - llm_start) * 1000.0
             self.timings.llm_first_token_ms = stats.first_token_ms
@@ -232,6 +242,22 @@ class Turn:
             for s in chunker.flush():
                 self._queue_sentence(s, sentences, llm_start)
             await sentences.put(None)
+
+    def _reply_timed_out(
+        self, chunker: SentenceChunker, sentences: asyncio.Queue[str | None], llm_start: float
+    ) -> None:
+        """The model took too long: keep what it said, or say the fallback line."""
+        said = bool(self.text)
+        if not said:
+            self._on_reply_event(
+                SayDelta(self.config.character.fallback_line), chunker, sentences, llm_start
+            )
+        self._fail(
+            ErrorCode.DEADLINE_EXCEEDED,
+            f"the language model took longer than {self.config.reply_timeout_s:g} s "
+            f"(llm.reply_timeout_s); the character "
+            + ("stopped after what it had said" if said else "said its fallback line"),
+        )
 
     async def _act(
         self,
@@ -337,7 +363,16 @@ class Turn:
             first = not self.timings.tts_first_audio_ms
             if first:
                 self.timings.tts_start_at_ms = self.since_reference_ms()
-            syn = await synth.synthesize(sentence, voice)
+            try:
+                async with asyncio.timeout(cfg.tts_timeout_s):
+                    syn = await synth.synthesize(sentence, voice)
+            except TimeoutError:
+                self._fail(
+                    ErrorCode.DEADLINE_EXCEEDED,
+                    f"speech synthesis took longer than {cfg.tts_timeout_s:g} s "
+                    f"(tts.timeout_s) on {sentence[:40]!r}; that sentence is sent as text only",
+                )
+                continue
             self.timings.tts_total_ms += syn.elapsed_ms
             if first:
                 self.timings.tts_first_audio_ms = syn.elapsed_ms

@@ -12,7 +12,11 @@ gRPC reports as a stream status, the gateway reports as an Error event with
 The HTTP port also answers `GET /healthz` and `GET /v1/characters` (ListCharacters as
 proto3 JSON), and serves the web pages of npc_runtime/web: the kiosk at `/` and
 `/kiosk`, the designer view at `/designer` (with its JSON at
-`GET /v1/sessions/{session_id}/debug`), their scripts and styles under `/web/`.
+`GET /v1/sessions/{session_id}/debug`), their scripts and styles under `/web/`, and
+`GET /v1/players/{player_id}/memory` (memory export, admin keys only).
+
+With API keys configured (see auth.py), the socket and the /v1/ endpoints need a key:
+`Authorization: Bearer <key>`, `?token=<key>`, or the subprotocol `bearer.<key>`.
 """
 
 from __future__ import annotations
@@ -21,16 +25,28 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+import ssl
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from google.protobuf import json_format
 
 from .. import __version__
+from ..config import ConfigError
 from ..events import ErrorCode
 from ..runtime import Runtime
 from . import codec
+from .auth import (
+    BEARER_PROTOCOL,
+    WS_PROTOCOL,
+    AuthError,
+    KeyStore,
+    Principal,
+    Scope,
+    bearer,
+    check_exposure,
+)
 from .debug import session_debug
 from .driver import Incoming, SessionDriver, SessionRefused
 from .gen.npc.v1 import npc_pb2 as pb
@@ -42,6 +58,7 @@ CONVERSE_PATH = "/v1/converse"
 HEALTH_PATH = "/healthz"
 CHARACTERS_PATH = "/v1/characters"
 SESSION_DEBUG_PATH = "/v1/sessions/{session_id}/debug"
+PLAYER_MEMORY_PATH = "/v1/players/{player_id}/memory"
 WEB_PATH = "/web"
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # Page routes → the HTML file each serves; the kiosk page reads its mode from the path.
@@ -100,7 +117,7 @@ class _Connection:
         self._send_lock = asyncio.Lock()
         ws.on_too_big = self._too_big
 
-    async def frames(self) -> AsyncIterator[Incoming]:
+    async def frames(self) -> AsyncGenerator[Incoming, None]:
         """The client's messages until the socket closes (cleanly or not)."""
         async for msg in self.ws:
             if msg.type is WSMsgType.BINARY:
@@ -149,13 +166,15 @@ class _Connection:
 class Gateway:
     """The aiohttp application: the Converse WebSocket and the health check."""
 
-    def __init__(self, driver: SessionDriver) -> None:
+    def __init__(self, driver: SessionDriver, keys: KeyStore | None = None) -> None:
         self.driver = driver
+        self.keys = keys if keys is not None else KeyStore.from_settings(driver.runtime.settings)
         self.app = web.Application()
         self.app.router.add_get(CONVERSE_PATH, self._converse)
         self.app.router.add_get(HEALTH_PATH, self._health)
         self.app.router.add_get(CHARACTERS_PATH, self._characters)
         self.app.router.add_get(SESSION_DEBUG_PATH, self._session_debug)
+        self.app.router.add_get(PLAYER_MEMORY_PATH, self._player_memory)
         for path in PAGES:
             self.app.router.add_get(path, self._page)
         # No caching headers: pages and scripts change with the installed version.
@@ -170,11 +189,11 @@ class Gateway:
     def connections(self) -> int:
         return len(self._connections)
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> int:
         """Listen; returns the port actually bound (port 0 = any free one)."""
         runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as e:
@@ -229,11 +248,25 @@ class Gateway:
             }
         )
 
+    def _caller(self, request: web.Request, scope: Scope, what: str) -> Principal:
+        """The caller behind the request's key; raises AuthError."""
+        principal = self.keys.authenticate(request_token(request))
+        principal.require(scope, what)
+        return principal
+
     async def _characters(self, request: web.Request) -> web.Response:
         """ListCharacters for clients without gRPC, as proto3 JSON."""
+        try:
+            principal = self._caller(request, "converse", "GET /v1/characters")
+        except AuthError as e:
+            return auth_failure(e)
         chars = self.driver.runtime.characters.characters
         listing = pb.ListCharactersResponse(
-            characters=[codec.character_info(chars[i]) for i in sorted(chars)]
+            characters=[
+                codec.character_info(chars[i])
+                for i in sorted(chars)
+                if principal.may_use_character(i)
+            ]
         )
         return web.json_response(json_format.MessageToDict(listing))
 
@@ -244,6 +277,10 @@ class Gateway:
 
     async def _session_debug(self, request: web.Request) -> web.Response:
         """The designer view's data: persona, the last turn's recall and perception."""
+        try:
+            self._caller(request, "admin", "the session debug view")
+        except AuthError as e:
+            return auth_failure(e)
         session_id = request.match_info["session_id"]
         if not _SESSION_ID.fullmatch(session_id):
             return web.json_response(
@@ -264,11 +301,39 @@ class Gateway:
             )
         return web.json_response(session_debug(session))
 
+    async def _player_memory(self, request: web.Request) -> web.Response:
+        """Memory export: everything stored about a player (admin keys only).
+        `?character=ID` limits it to one character."""
+        try:
+            self._caller(request, "admin", "memory export")
+        except AuthError as e:
+            return auth_failure(e)
+        memory = self.driver.runtime.memory
+        if memory is None or not memory.available:
+            return web.json_response(
+                {"error": "the memory store is unreachable; try again when Redis is back"},
+                status=503,
+            )
+        player_id = request.match_info["player_id"]
+        character = request.query.get("character") or None
+        try:
+            data = await memory.export_player(player_id, character)
+        except ConnectionError as e:
+            return web.json_response(
+                {"error": f"the memory store is unreachable ({e}); try again"}, status=503
+            )
+        return web.json_response(data)
+
     async def _converse(self, request: web.Request) -> web.StreamResponse:
         if self._stopping:
             return web.Response(status=503, text="the server is shutting down\n")
         limit = self.driver.runtime.settings.server.max_message_bytes
-        ws = _Socket(max_msg_size=limit, heartbeat=HEARTBEAT_S, compress=COMPRESS)
+        ws = _Socket(
+            max_msg_size=limit,
+            heartbeat=HEARTBEAT_S,
+            compress=COMPRESS,
+            protocols=chosen_protocol(request),
+        )
         if not ws.can_prepare(request).ok:
             return web.Response(
                 status=426,
@@ -284,17 +349,30 @@ class Gateway:
         self._connections.add(conn)
         log.info("websocket from %s", request.remote)
         try:
-            await self._serve(conn)
+            try:
+                principal = self._caller(request, "converse", "Converse")
+            except AuthError as e:
+                await self._refuse(conn, e)
+                return ws
+            await self._serve(conn, principal)
         finally:
             self._connections.discard(conn)
             self._handlers.discard(task)
         return ws
 
-    async def _serve(self, conn: _Connection) -> None:
+    async def _refuse(self, conn: _Connection, e: AuthError) -> None:
+        """Tell an unauthenticated socket why, in the format of its first frame."""
+        frames = conn.frames()
+        with contextlib.suppress(TimeoutError, StopAsyncIteration):
+            await asyncio.wait_for(anext(frames), 5.0)
+        await frames.aclose()
+        await conn.end(e.code, str(e), close_code(e.code))
+
+    async def _serve(self, conn: _Connection, principal: Principal) -> None:
         last: pb.ServerEvent | None = None
         try:
             # The end of the frames means the socket closed: abort, nobody is listening.
-            events = self.driver.converse(conn.frames(), finish_on_end=False)
+            events = self.driver.converse(conn.frames(), finish_on_end=False, principal=principal)
             async with contextlib.aclosing(events):
                 async for event in events:
                     await conn.send(event)
@@ -311,11 +389,72 @@ class Gateway:
             await conn.close(CLOSE_NORMAL, "session ended")
 
 
+def request_token(request: web.Request) -> str | None:
+    """The API key a request carries: Authorization header, ?token=, or the
+    WebSocket subprotocol bearer.<key>."""
+    key = bearer(request.headers.get("Authorization"))
+    if key:
+        return key
+    if request.query.get("token"):
+        return request.query["token"]
+    for proto in _offered_protocols(request):
+        if proto.startswith(BEARER_PROTOCOL) and len(proto) > len(BEARER_PROTOCOL):
+            return proto[len(BEARER_PROTOCOL) :]
+    return None
+
+
+def _offered_protocols(request: web.Request) -> list[str]:
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    return [p.strip() for p in offered.split(",") if p.strip()]
+
+
+def chosen_protocol(request: web.Request) -> tuple[str, ...]:
+    """The subprotocol to answer with: a browser that offers protocols fails the
+    handshake unless the server picks one. npc.v1 when offered, else bearer.<key>."""
+    offered = _offered_protocols(request)
+    if WS_PROTOCOL in offered:
+        return (WS_PROTOCOL,)
+    return tuple(p for p in offered if p.startswith(BEARER_PROTOCOL))[:1]
+
+
+def auth_failure(e: AuthError) -> web.Response:
+    if e.code is ErrorCode.UNAUTHENTICATED:
+        return web.json_response(
+            {"error": str(e)}, status=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return web.json_response({"error": str(e)}, status=403)
+
+
+def ssl_context(cert: str, key: str) -> ssl.SSLContext | None:
+    """A TLS server context from PEM files, or None when neither is set."""
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise ConfigError(
+            "TLS needs both server.tls_cert and server.tls_key (PEM files); "
+            f"only {'tls_cert' if cert else 'tls_key'} is set"
+        )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"cannot load the TLS certificate {cert} with key {key}: {e}") from None
+    return context
+
+
 async def start_gateway(
-    runtime: Runtime, host: str, port: int, driver: SessionDriver | None = None
+    runtime: Runtime,
+    host: str,
+    port: int,
+    driver: SessionDriver | None = None,
+    keys: KeyStore | None = None,
 ) -> tuple[Gateway, int]:
     """Start the WebSocket gateway; returns it and the port actually bound (0 = any).
-    Pass the gRPC server's driver so the session limit counts both transports."""
-    gateway = Gateway(driver or SessionDriver(runtime))
-    bound = await gateway.start(host, port)
+    Pass the gRPC server's driver so the session limit counts both transports.
+    keys: the API keys (default: from runtime.settings); with none, only a loopback
+    host is allowed. TLS (wss://, https://) when server.tls_cert and tls_key are set."""
+    gateway = Gateway(driver or SessionDriver(runtime), keys)
+    cfg = runtime.settings.server
+    check_exposure(runtime.settings, gateway.keys, host)
+    bound = await gateway.start(host, port, ssl_context(cfg.tls_cert, cfg.tls_key))
     return gateway, bound

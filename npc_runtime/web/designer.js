@@ -2,7 +2,7 @@
 // persona, knowledge hits, memories, what it perceives of its scene — and every
 // raw event. The data comes from GET /v1/sessions/{id}/debug after each turn.
 
-import { listCharacters, NpcSession } from "./npc-client.js";
+import { authHeaders, listCharacters, NpcSession } from "./npc-client.js";
 import { exampleScene } from "./scene-example.js";
 
 const params = new URLSearchParams(location.search);
@@ -113,7 +113,7 @@ function onEvent(kind, body, ev) {
 
 async function loadDebug() {
   if (!session || !session.sessionId) return;
-  const res = await fetch(`/v1/sessions/${session.sessionId}/debug`);
+  const res = await fetch(`/v1/sessions/${session.sessionId}/debug`, { headers: authHeaders() });
   const body = await res.json();
   if (!res.ok) throw new Error(body.error || `HTTP ${res.status}`);
   designer.lastDebug = body;

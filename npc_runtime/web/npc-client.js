@@ -1,13 +1,22 @@
 // The WebSocket side of a session: npc.v1 ClientEvent / ServerEvent as proto3 JSON
 // text frames (docs/protocol.md, "WebSocket"). No protobuf library needed.
 
+// An API key for servers that need one: open the page as /kiosk?token=KEY. It is
+// forwarded on the socket (?token=) and as a Bearer header on the HTTP calls.
+export const TOKEN = new URLSearchParams(location.search).get("token") || "";
+
+export function authHeaders() {
+  return TOKEN ? { Authorization: `Bearer ${TOKEN}` } : {};
+}
+
 export function converseUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  return `${scheme}://${location.host}/v1/converse`;
+  const query = TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : "";
+  return `${scheme}://${location.host}/v1/converse${query}`;
 }
 
 export async function listCharacters() {
-  const res = await fetch("/v1/characters");
+  const res = await fetch("/v1/characters", { headers: authHeaders() });
   if (!res.ok) throw new Error(`GET /v1/characters: HTTP ${res.status}`);
   const body = await res.json();
   return body.characters || [];

@@ -140,6 +140,8 @@ namespace NpcRuntime.Protocol
         DeadlineExceeded = 4,
         /// <summary>An id (e.g. a character) does not exist.</summary>
         NotFound = 5,
+        /// <summary>The API key does not cover this character, world or call.</summary>
+        PermissionDenied = 7,
         /// <summary>A size or session limit was hit.</summary>
         ResourceExhausted = 8,
         /// <summary>The request cannot be served in the current state.</summary>
@@ -150,5 +152,7 @@ namespace NpcRuntime.Protocol
         Internal = 13,
         /// <summary>The server is busy or shutting down.</summary>
         Unavailable = 14,
+        /// <summary>The API key is missing or not valid.</summary>
+        Unauthenticated = 16,
     }
 }

@@ -40,11 +40,11 @@ namespace NpcRuntime.Protocol
             "EMOTION_CATEGORY_DISGUST");
 
         private static readonly Table ErrorCodes = new Table(typeof(ErrorCode),
-            new[] { 0, 3, 4, 5, 8, 9, 12, 13, 14 },
+            new[] { 0, 3, 4, 5, 7, 8, 9, 12, 13, 14, 16 },
             "ERROR_CODE_UNSPECIFIED", "ERROR_CODE_INVALID_ARGUMENT", "ERROR_CODE_DEADLINE_EXCEEDED",
-            "ERROR_CODE_NOT_FOUND", "ERROR_CODE_RESOURCE_EXHAUSTED",
+            "ERROR_CODE_NOT_FOUND", "ERROR_CODE_PERMISSION_DENIED", "ERROR_CODE_RESOURCE_EXHAUSTED",
             "ERROR_CODE_FAILED_PRECONDITION", "ERROR_CODE_UNIMPLEMENTED", "ERROR_CODE_INTERNAL",
-            "ERROR_CODE_UNAVAILABLE");
+            "ERROR_CODE_UNAVAILABLE", "ERROR_CODE_UNAUTHENTICATED");
 
         private static readonly Dictionary<Type, Table> Tables = new Dictionary<Type, Table>
         {
