@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -20,7 +21,10 @@ Speak = Callable[[str, int], Awaitable[np.ndarray]]
 
 
 def _start(**kw: object) -> pb.SessionStart:
-    return pb.SessionStart(character_id=str(kw.pop("character_id", "jin")), player_id="test", **kw)  # type: ignore[arg-type]
+    # A new player each time: stored history (Redis) would otherwise carry one test's
+    # conversation into the next and change what the model says.
+    player = str(kw.pop("player_id", f"test-{uuid.uuid4().hex[:8]}"))
+    return pb.SessionStart(character_id=str(kw.pop("character_id", "jin")), player_id=player, **kw)  # type: ignore[arg-type]
 
 
 def _silence(seconds: float, rate: int) -> np.ndarray:
