@@ -15,8 +15,13 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, logs
+
+if TYPE_CHECKING:
+    from .characters import Character
+    from .config import Settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -258,18 +263,27 @@ async def _bench_planner(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _bench_injection(args: argparse.Namespace) -> int:
+def _bench_character(args: argparse.Namespace) -> tuple[Settings, Character] | None:
+    """Settings and the --character a bench runs with; None (after saying why) if unknown."""
     from .characters import CharacterNotFound, CharacterStore
-    from .client import spawn_server
     from .config import load_settings
-    from .injection import format_injection, run_injection_suite
 
     settings = load_settings(args.config)
     try:
-        character = CharacterStore.load(settings.characters_dir).get(args.character)
+        return settings, CharacterStore.load(settings.characters_dir).get(args.character)
     except CharacterNotFound as e:
         print(e, file=sys.stderr)
+        return None
+
+
+async def _bench_injection(args: argparse.Namespace) -> int:
+    from .client import spawn_server
+    from .injection import format_injection, run_injection_suite
+
+    found = _bench_character(args)
+    if found is None:
         return EXIT_USAGE
+    _settings, character = found
     proc = None
     address = args.address
     if address is None:
@@ -290,16 +304,12 @@ async def _bench_injection(args: argparse.Namespace) -> int:
 
 async def _bench_actions(args: argparse.Namespace) -> int:
     from .actions_bench import format_actions_bench, run_actions_bench
-    from .characters import CharacterNotFound, CharacterStore
-    from .config import load_settings
     from .runtime import load_llm
 
-    settings = load_settings(args.config)
-    try:
-        character = CharacterStore.load(settings.characters_dir).get(args.character)
-    except CharacterNotFound as e:
-        print(e, file=sys.stderr)
+    found = _bench_character(args)
+    if found is None:
         return EXIT_USAGE
+    settings, character = found
     if not character.actions.verbs:
         print(f"character {character.id} has no verbs (actions.verbs)", file=sys.stderr)
         return EXIT_USAGE
