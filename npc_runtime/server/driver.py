@@ -45,7 +45,11 @@ class SessionDriver:
         self.sessions: dict[str, Session] = {}
 
     async def converse(
-        self, requests: AsyncIterable[Incoming], *, finish_on_end: bool = True
+        self,
+        requests: AsyncIterable[Incoming],
+        *,
+        finish_on_end: bool = True,
+        transport: str = "grpc",
     ) -> AsyncGenerator[pb.ServerEvent, None]:
         """Run one session: read SessionStart, then feed the rest of `requests` to it
         and yield its events until it closes. Raises SessionRefused before the first
@@ -54,15 +58,24 @@ class SessionDriver:
         finish_on_end: the end of `requests` is a half-close (gRPC), so the turn in
         flight finishes before the stream ends; False when it means the client is
         gone (a closed WebSocket), so everything stops at once.
+        transport labels the session in the metrics ("grpc", "websocket").
         """
+        metrics = self.runtime.telemetry.metrics
         incoming = aiter(requests)
-        session = self._open(await self._first(incoming))
+        try:
+            session = self._open(await self._first(incoming))
+        except SessionRefused as e:
+            metrics.refused(e.code)
+            raise
+        metrics.session_opened(transport)
         try:
             await session.prepare()
             session.open()
             reader = asyncio.create_task(self._read(incoming, session, finish_on_end))
             try:
                 while (event := await session.outbox.next()) is not None:
+                    if isinstance(event, ErrorOut):
+                        metrics.error(event.code)
                     yield codec.encode(event)
             finally:
                 reader.cancel()
@@ -71,6 +84,7 @@ class SessionDriver:
         finally:
             await session.abort()
             self.sessions.pop(session.id, None)
+            metrics.session_closed(transport)
             log.info("session %s closed", session.id)
 
     async def _first(self, requests: AsyncIterator[Incoming]) -> Incoming:

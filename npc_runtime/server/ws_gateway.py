@@ -29,6 +29,7 @@ from google.protobuf import json_format
 
 from .. import __version__
 from ..events import ErrorCode
+from ..metrics import CONTENT_TYPE
 from ..runtime import Runtime
 from . import codec
 from .debug import session_debug
@@ -42,6 +43,7 @@ CONVERSE_PATH = "/v1/converse"
 HEALTH_PATH = "/healthz"
 CHARACTERS_PATH = "/v1/characters"
 SESSION_DEBUG_PATH = "/v1/sessions/{session_id}/debug"
+METRICS_PATH = "/metrics"
 WEB_PATH = "/web"
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # Page routes → the HTML file each serves; the kiosk page reads its mode from the path.
@@ -156,6 +158,8 @@ class Gateway:
         self.app.router.add_get(HEALTH_PATH, self._health)
         self.app.router.add_get(CHARACTERS_PATH, self._characters)
         self.app.router.add_get(SESSION_DEBUG_PATH, self._session_debug)
+        if driver.runtime.settings.telemetry.metrics:
+            self.app.router.add_get(METRICS_PATH, self._metrics)
         for path in PAGES:
             self.app.router.add_get(path, self._page)
         # No caching headers: pages and scripts change with the installed version.
@@ -229,6 +233,12 @@ class Gateway:
             }
         )
 
+    async def _metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition (see npc_runtime/metrics.py)."""
+        runtime = self.driver.runtime
+        body = runtime.telemetry.metrics.render(runtime, list(self.driver.sessions.values()))
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
     async def _characters(self, request: web.Request) -> web.Response:
         """ListCharacters for clients without gRPC, as proto3 JSON."""
         chars = self.driver.runtime.characters.characters
@@ -294,7 +304,7 @@ class Gateway:
         last: pb.ServerEvent | None = None
         try:
             # The end of the frames means the socket closed: abort, nobody is listening.
-            events = self.driver.converse(conn.frames(), finish_on_end=False)
+            events = self.driver.converse(conn.frames(), finish_on_end=False, transport="websocket")
             async with contextlib.aclosing(events):
                 async for event in events:
                     await conn.send(event)
