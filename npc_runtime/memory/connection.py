@@ -45,7 +45,13 @@ def client(url: str, memory: MemorySettings, timeout_s: float | None = None) -> 
         "retry": Retry(NoBackoff(), 0),
         "protocol": 2,
     }
-    r: Redis = aioredis.Redis.from_url(url, **kwargs)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=memory.max_connections,
+        timeout=timeout_s or memory.op_timeout_s,
+        **kwargs,
+    )
+    r: Redis = aioredis.Redis.from_pool(pool)
     return r
 
 
