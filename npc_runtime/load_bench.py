@@ -45,6 +45,8 @@ class LoadResult:
     fake: bool
     think_ms: float
     wall_s: float = 0.0
+    # CPU seconds the server process used during the run (None: not known, e.g. --address).
+    server_cpu_s: float | None = None
     rows: list[dict[str, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -63,6 +65,9 @@ class LoadResult:
             "wall_s": round(self.wall_s, 2),
             "turns_per_s": round(self.turns / self.wall_s, 1) if self.wall_s else 0.0,
         }
+        if self.server_cpu_s is not None and self.turns:
+            # Contention-proof: what one turn costs the server, whoever else uses the cores.
+            out["server_cpu_ms_per_turn"] = round(1000.0 * self.server_cpu_s / self.turns, 2)
         for name in METRICS:
             values = [r[name] for r in self.rows if name in r]
             if values:
@@ -78,7 +83,12 @@ def format_summary(s: dict[str, Any]) -> str:
         f"{s['sessions']} sessions × {s['turns_per_session']} turns "
         f"({'fake backends' if s['fake'] else 'real models'}, think {s['think_ms']:.0f} ms): "
         f"{s['turns']} turns in {s['wall_s']:.1f} s = {s['turns_per_s']} turns/s, "
-        f"{s['errors']} errors",
+        f"{s['errors']} errors"
+        + (
+            f"; server CPU {s['server_cpu_ms_per_turn']:.2f} ms a turn"
+            if "server_cpu_ms_per_turn" in s
+            else ""
+        ),
         f"{'ms':22s} {'p50':>9s} {'p95':>9s} {'p99':>9s} {'max':>9s}",
     ]
     for name in METRICS:
@@ -207,6 +217,7 @@ async def run_load_bench(args: argparse.Namespace) -> int:
         )
         proc, address = await spawn_server(env)
     try:
+        cpu0 = cpu_seconds(proc.pid) if proc is not None else None
         result = await run_load(
             address,
             args.sessions,
@@ -215,6 +226,9 @@ async def run_load_bench(args: argparse.Namespace) -> int:
             character=args.character,
             think_ms=args.think_ms,
         )
+        cpu1 = cpu_seconds(proc.pid) if proc is not None else None
+        if cpu0 is not None and cpu1 is not None:
+            result.server_cpu_s = cpu1 - cpu0
     finally:
         if proc is not None:
             proc.terminate()
@@ -240,6 +254,16 @@ async def run_load_bench(args: argparse.Namespace) -> int:
         await asyncio.to_thread(path.write_text, json.dumps(doc, indent=2) + "\n")
         print(f"wrote {path}", file=sys.stderr)
     return 1 if result.errors else 0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # utime and stime are fields 14 and 15 of stat; [0] here is field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def add_parser(bsub: Any) -> None:
