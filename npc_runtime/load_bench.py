@@ -44,6 +44,8 @@ _SERVER_TIMINGS = (
     "tts_total_ms",
     "first_audio_sent_at_ms",
     "total_ms",
+    "llm_prompt_tokens",
+    "llm_cached_tokens",
     "llm_completion_tokens",
 )
 METRICS = ("first_text_ms", "first_audio_ms", "turn_end_ms", "overhead_ms", "client_overhead_ms")
