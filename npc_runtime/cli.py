@@ -513,6 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     ka.set_defaults(func=_keys_add)
     kl.set_defaults(func=_keys_list)
 
+    from . import load_bench
+
+    load_bench.add_parser(bsub)
+
     # Knowledge, memory and the memory bench live beside the memory package.
     from .memory import commands as memory_commands
 

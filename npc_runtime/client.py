@@ -226,6 +226,14 @@ async def spawn_server(
     env: dict[str, str] | None = None, timeout: float = 300.0
 ) -> tuple[asyncio.subprocess.Process, str]:
     """Start `npc-runtime serve` on a free port in a child process; returns it and its address."""
+    proc, address, _http = await spawn_server_http(env, timeout)
+    return proc, address
+
+
+async def spawn_server_http(
+    env: dict[str, str] | None = None, timeout: float = 300.0
+) -> tuple[asyncio.subprocess.Process, str, str]:
+    """spawn_server, also returning the gateway's host:port ('' when it is off)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -251,4 +259,5 @@ async def spawn_server(
             )
         m = re.search(r"listening on (\S+):(\d+)", line)
         if m:
-            return proc, f"{m.group(1)}:{m.group(2)}"
+            ws = re.search(r"ws://([^/\s]+)/", line)
+            return proc, f"{m.group(1)}:{m.group(2)}", ws.group(1) if ws else ""

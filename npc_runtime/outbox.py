@@ -49,6 +49,10 @@ class Outbox:
         self.sent_audio_ms: defaultdict[str, float] = defaultdict(float)
         self.closed = False
 
+    def __len__(self) -> int:
+        """Events waiting to be sent (a queue-depth metric)."""
+        return len(self._items)
+
     def emit(self, event: ServerOut) -> None:
         if self.closed:
             return

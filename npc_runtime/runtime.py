@@ -26,6 +26,7 @@ from .llm.openai_compat import OpenAICompatLLM
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory
 from .scene.registry import SceneRegistry
+from .telemetry import Telemetry
 from .tts.piper_tts import PiperSynthesizer, VoiceRegistry, VoiceSettings
 from .tts.visemes import VisemeTable
 from .world import WorldStore
@@ -60,6 +61,10 @@ class SpeculationStats:
 
 def load_llm(settings: Settings) -> LLMBackend:
     """The configured language model backend (blocking: the embedded one loads weights)."""
+    if settings.llm.backend == "scripted":
+        from .llm.scripted import ScriptedLLM, canned_reply
+
+        return ScriptedLLM(canned_reply)
     if settings.llm.backend == "openai":
         if not settings.llm.base_url:
             raise ValueError(
@@ -102,6 +107,8 @@ class Runtime:
     # Memory writes queued by sessions; they outlive the session (see background.py).
     writes: Background = field(default_factory=lambda: Background("memory"))
     load_ms: dict[str, float] = field(default_factory=dict)
+    # Metrics, traces and the conversation log (create() configures them from settings).
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
     @classmethod
     async def create(cls, settings: Settings, progress: Progress | None = None) -> Runtime:
@@ -171,6 +178,7 @@ class Runtime:
             memory=memory,
             emotions=EmotionBook(),
             load_ms=load_ms,
+            telemetry=Telemetry.from_settings(settings),
         )
         runtime.emotions.loader = runtime._load_feeling
         runtime.emotions.saver = runtime._save_feeling
@@ -287,3 +295,4 @@ class Runtime:
         if self.memory is not None:
             await self.memory.close()
         await self.llm.aclose()
+        self.telemetry.close()

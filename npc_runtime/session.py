@@ -808,7 +808,9 @@ class Session:
             self._turn = None
             self.last_turn = turn
             heard = self._remember(turn, interrupted=False)
-            self.outbox.emit(turn.end_event(False, heard))
+            end = turn.end_event(False, heard)
+            self.runtime.telemetry.turn_ended(self, turn, end)
+            self.outbox.emit(end)
             self.outbox.forget_turn(turn.turn_id)
             if self.state is not SessionState.CLOSED:
                 self._to(SessionState.LISTENING)
@@ -827,7 +829,9 @@ class Session:
             # Talking over the NPC stops what that turn set it doing.
             await self.body.cancel("barge-in")
         heard = self._remember(turn, interrupted=True)
-        self.outbox.emit(turn.end_event(True, heard, reason))
+        end = turn.end_event(True, heard, reason)
+        self.runtime.telemetry.turn_ended(self, turn, end)
+        self.outbox.emit(end)
         self.outbox.forget_turn(turn.turn_id)
         if self.state is SessionState.SPEAKING:
             self._to(SessionState.LISTENING)

@@ -137,6 +137,7 @@ class Turn:
     world: TurnWorld | None = None
     sensed: Sensed | None = None  # what the prompt got from the scene
     acted: Acted | None = None  # what became of the reply's actions
+    reply_actions: Any = None  # the actions the reply asked for, as parsed (conversation log)
 
     def __post_init__(self) -> None:
         self._mood = self.config.the_mood()
@@ -234,6 +235,7 @@ class Turn:
             self.timings.llm_cached_tokens = stats.cached_tokens
             self.timings.llm_completion_tokens = stats.completion_tokens
             reply = parser.finish()
+            self.reply_actions = reply.get("actions")
             if not self.text and isinstance(reply.get("say"), str):
                 # The say field arrived in a shape the streaming path missed.
                 self._on_reply_event(SayDelta(reply["say"]), chunker, sentences, llm_start)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -21,14 +22,28 @@ from .base import Delta, End, GenerationRequest, LLMStream, Usage
 # actions) or the raw text to stream.
 Script = Callable[[GenerationRequest], dict[str, Any] | str]
 
+CANNED_SAY = "Sure thing. Anything else I can get you?"
+
+
+def canned_reply(request: GenerationRequest) -> dict[str, Any]:
+    """llm.backend = "scripted": the same short reply to everything, at once."""
+    return {"emotion": "neutral", "say": CANNED_SAY, "actions": []}
+
 
 class ScriptedLLM:
-    def __init__(self, script: Script, chars_per_delta: int = 6, delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        script: Script,
+        chars_per_delta: int = 6,
+        delay_s: float = 0.0,
+        keep_requests: int = 1000,
+    ) -> None:
         self.name = "scripted"
         self.script = script
         self.chars_per_delta = max(1, chars_per_delta)
         self.delay_s = delay_s
-        self.requests: list[GenerationRequest] = []
+        # The latest requests, for tests to inspect (bounded: a server may run for days).
+        self.requests: deque[GenerationRequest] = deque(maxlen=keep_requests)
 
     def stream(self, request: GenerationRequest) -> LLMStream:
         self.requests.append(request)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -38,6 +38,8 @@ BULK_TIMEOUT_S = 60.0
 
 
 def client(url: str, memory: MemorySettings, timeout_s: float | None = None) -> Redis:
+    if memory.cluster:
+        return cluster_client(url, memory, timeout_s)
     kwargs: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": timeout_s or memory.op_timeout_s,
@@ -45,13 +47,48 @@ def client(url: str, memory: MemorySettings, timeout_s: float | None = None) -> 
         "retry": Retry(NoBackoff(), 0),
         "protocol": 2,
     }
-    r: Redis = aioredis.Redis.from_url(url, **kwargs)
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=memory.max_connections,
+        timeout=timeout_s or memory.op_timeout_s,
+        **kwargs,
+    )
+    r: Redis = aioredis.Redis.from_pool(pool)
     return r
+
+
+def cluster_client(url: str, memory: MemorySettings, timeout_s: float | None = None) -> Redis:
+    """A Redis Cluster client (memory.cluster), seeded by `url`, one node of the cluster.
+
+    It answers the same calls the store makes on a single server (commands,
+    pipelines, transactions on one slot, SCAN over every primary), so it is typed
+    as one; keys.py keeps each transaction inside one hash slot."""
+    if url.startswith("unix://"):
+        raise ValueError("memory.cluster needs a redis:// or rediss:// URL of a cluster node")
+    from redis.asyncio.cluster import RedisCluster
+
+    rc = RedisCluster.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=timeout_s or memory.op_timeout_s,
+        socket_connect_timeout=memory.connect_timeout_s,
+        max_connections=memory.max_connections,
+        protocol=2,
+    )
+    return cast(Redis, rc)
 
 
 async def check_server(r: Redis, where: str) -> None:
     """Raise RedisServerError unless the server has vector sets (Redis 8+)."""
-    info = await r.info("server")
+    info: dict[str, Any] = await r.info("server")
+    if "redis_version" not in info and info:
+        # A cluster client answers per node: {"host:port": {...}}; check each.
+        for node, node_info in info.items():
+            check_version(
+                parse_redis_version(f"redis_version:{node_info.get('redis_version', '')}"),
+                f"{where} ({node})",
+            )
+        return
     check_version(parse_redis_version(f"redis_version:{info.get('redis_version', '')}"), where)
 
 

@@ -70,6 +70,7 @@ class SessionDriver:
         *,
         finish_on_end: bool = True,
         principal: Principal = ANONYMOUS,
+        transport: str = "grpc",
     ) -> AsyncGenerator[pb.ServerEvent, None]:
         """Run one session: read SessionStart, then feed the rest of `requests` to it
         and yield its events until it closes. Raises SessionRefused before the first
@@ -80,9 +81,16 @@ class SessionDriver:
         gone (a closed WebSocket), so everything stops at once.
         principal: the authenticated caller; its character and world allow-lists and
         rate limits apply to this session.
+        transport labels the session in the metrics ("grpc", "websocket").
         """
+        metrics = self.runtime.telemetry.metrics
         incoming = aiter(requests)
-        session = self._open(await self._first(incoming), principal)
+        try:
+            session = self._open(await self._first(incoming), principal)
+        except SessionRefused as e:
+            metrics.refused(e.code)
+            raise
+        metrics.session_opened(transport)
         try:
             await session.prepare()
             session.open()
@@ -94,6 +102,8 @@ class SessionDriver:
             )
             try:
                 while (event := await session.outbox.next()) is not None:
+                    if isinstance(event, ErrorOut):
+                        metrics.error(event.code)
                     yield codec.encode(event)
             finally:
                 reader.cancel()
@@ -102,6 +112,7 @@ class SessionDriver:
         finally:
             await session.abort()
             self.sessions.pop(session.id, None)
+            metrics.session_closed(transport)
             log.info("session %s closed", session.id)
 
     async def _first(self, requests: AsyncIterator[Incoming]) -> Incoming:

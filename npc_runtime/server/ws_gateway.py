@@ -35,6 +35,7 @@ from google.protobuf import json_format
 from .. import __version__
 from ..config import ConfigError
 from ..events import ErrorCode
+from ..metrics import CONTENT_TYPE
 from ..runtime import Runtime
 from . import codec
 from .auth import (
@@ -59,6 +60,7 @@ HEALTH_PATH = "/healthz"
 CHARACTERS_PATH = "/v1/characters"
 SESSION_DEBUG_PATH = "/v1/sessions/{session_id}/debug"
 PLAYER_MEMORY_PATH = "/v1/players/{player_id}/memory"
+METRICS_PATH = "/metrics"
 WEB_PATH = "/web"
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 # Page routes → the HTML file each serves; the kiosk page reads its mode from the path.
@@ -175,6 +177,8 @@ class Gateway:
         self.app.router.add_get(CHARACTERS_PATH, self._characters)
         self.app.router.add_get(SESSION_DEBUG_PATH, self._session_debug)
         self.app.router.add_get(PLAYER_MEMORY_PATH, self._player_memory)
+        if driver.runtime.settings.telemetry.metrics:
+            self.app.router.add_get(METRICS_PATH, self._metrics)
         for path in PAGES:
             self.app.router.add_get(path, self._page)
         # No caching headers: pages and scripts change with the installed version.
@@ -253,6 +257,12 @@ class Gateway:
         principal = self.keys.authenticate(request_token(request))
         principal.require(scope, what)
         return principal
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition (see npc_runtime/metrics.py)."""
+        runtime = self.driver.runtime
+        body = runtime.telemetry.metrics.render(runtime, list(self.driver.sessions.values()))
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def _characters(self, request: web.Request) -> web.Response:
         """ListCharacters for clients without gRPC, as proto3 JSON."""
@@ -372,7 +382,9 @@ class Gateway:
         last: pb.ServerEvent | None = None
         try:
             # The end of the frames means the socket closed: abort, nobody is listening.
-            events = self.driver.converse(conn.frames(), finish_on_end=False, principal=principal)
+            events = self.driver.converse(
+                conn.frames(), finish_on_end=False, principal=principal, transport="websocket"
+            )
             async with contextlib.aclosing(events):
                 async for event in events:
                     await conn.send(event)
