@@ -54,7 +54,7 @@ from .events import (
     TriggerIn,
     TurnCause,
 )
-from .llm.prompt import Exchange
+from .llm.prompt import Exchange, history_window
 from .outbox import Outbox
 from .scene.registry import SceneInbox
 from .turn import Emitter, Turn, TurnConfig, TurnRequest, heard_text
@@ -788,7 +788,7 @@ class Session:
             fixed_text=fixed,
             game_time_h=self.game_time_h,
         )
-        history = list(self.history[-self._history_len() :])
+        history = history_window(self.history, self._history_len())
         turn = Turn(self.turn_config, request, history, emitter or _Watch(self))
         if self.body is not None and fixed is None:
             turn.world = _TurnBody(self, self.body, gate)

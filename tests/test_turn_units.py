@@ -84,3 +84,22 @@ def test_chunk_visemes_tile_whole_milliseconds_without_overlap() -> None:
             assert a.start_ms + a.duration_ms == b.start_ms
     tiny = chunk_visemes(timeline, 1000.0, 1000.6)
     assert sum(v.duration_ms for v in tiny) <= 1
+
+
+def test_history_window_drops_in_blocks_so_the_prompt_prefix_stays_cached() -> None:
+    from npc_runtime.llm.prompt import history_window
+
+    history = [Exchange(f"q{i}", f"a{i}") for i in range(30)]
+    assert history_window(history[:5], 8) == history[:5]
+    windows = [history_window(history[:n], 8) for n in range(9, 31)]
+    assert all(4 < len(w) <= 8 for w in windows)
+    assert all(w[-1] == history[n - 1] for w, n in zip(windows, range(9, 31), strict=True))
+    # The oldest exchange kept changes only every fourth turn: the prefix is reused.
+    firsts = [w[0].player for w in windows]
+    changes = sum(a != b for a, b in itertools.pairwise(firsts))
+    assert changes <= len(windows) // 4 + 1
+    # Each turn's prompt extends the last one's history while the start holds.
+    for prev, cur in itertools.pairwise(windows):
+        if prev[0] == cur[0]:
+            assert cur[: len(prev)] == prev
+    assert history_window(history, 0) == []

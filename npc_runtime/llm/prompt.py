@@ -25,6 +25,23 @@ class Exchange:
     emotion: str = "neutral"
 
 
+def history_window(history: list[Exchange], max_turns: int) -> list[Exchange]:
+    """The past exchanges a prompt carries: at most `max_turns`, dropped in blocks.
+
+    A window that slid by one exchange per turn would change the prompt right after
+    the examples on every turn, and the engine's prefix cache would keep only the
+    persona: 1,000+ prompt tokens to process again each turn for a returning player.
+    Dropping the oldest half at once keeps the prefix byte-identical for max_turns/2
+    turns in a row, so only the newest exchange and the turn's context are new."""
+    if max_turns <= 0:
+        return []
+    if len(history) <= max_turns:
+        return list(history)
+    step = max(1, max_turns // 2)
+    start = -(-(len(history) - max_turns) // step) * step  # ceil to a multiple of step
+    return list(history[start:])
+
+
 def reply_schema(max_say_chars: int, actions: dict[str, Any] | None = None) -> dict[str, Any]:
     """JSON schema of a reply. Field order is generation order: the face (emotion)
     changes before speech starts, and actions come last.
