@@ -288,6 +288,7 @@ class Turn:
             self.request.player_text,
             game_time_h=self.request.game_time_h,
             budget_tokens=cfg.recall_tokens,
+            skip_said=[e.player.strip() for e in self.history],
         )
         self.timings.recall_ms = recall.embed_ms + recall.search_ms
         self.recalled = recall

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -149,11 +149,14 @@ class Memory:
         *,
         game_time_h: float | None = None,
         budget_tokens: int = 300,
+        skip_said: Collection[str] = (),
     ) -> Recall:
         """Knowledge and memories for `query`, as a prompt section under `budget_tokens`.
 
         A character id instead of a Character reads its own knowledge only (the
-        shared lore it lists is in its character file).
+        shared lore it lists is in its character file). Memories of the exchanges
+        whose player lines are in `skip_said` are left out: the prompt's history
+        already has them, and every prompt token costs time.
         """
         if self.guard.down:
             self.stats.recall_failures += 1
@@ -163,7 +166,7 @@ class Memory:
         t1 = time.perf_counter()
         try:
             result = await asyncio.wait_for(
-                self._search(character, player_id, qv, game_time_h, budget_tokens),
+                self._search(character, player_id, qv, game_time_h, budget_tokens, skip_said),
                 self.cfg.op_timeout_s * 2,
             )
         except DOWN as e:
@@ -186,6 +189,7 @@ class Memory:
         qv: np.ndarray,
         game_time_h: float | None,
         budget_tokens: int,
+        skip_said: Collection[str] = (),
     ) -> Recall:
         """Knowledge and memories for a query vector (the embedding is the caller's)."""
         live = await self._live_knowledge(self._collections(character))
@@ -203,6 +207,11 @@ class Memory:
         vsim_reply, recent_raw = replies[-2:]
         now = time.time()
         candidates = episodic.candidates(parse_vsim(vsim_reply), recent_raw)
+        if skip_said:
+            said = [f'"{line}"' for line in skip_said if line]
+            candidates = [
+                c for c in candidates if c.kind != "turn" or not any(q in c.text for q in said)
+            ]
         ranked = rank(candidates, self.weights, now, game_time_h)
         text, hits, memories = render(
             kb_result,
