@@ -137,8 +137,10 @@ class LlmSettings(BaseModel):
     temperature: float = Field(0.7, ge=0, le=2)
     # Longest spoken line the JSON schema allows, in characters.
     max_say_chars: int = Field(240, ge=20)
-    # Past exchanges (player + NPC) kept in the prompt.
-    history_turns: int = Field(8, ge=0)
+    # Past exchanges (player + NPC) kept in the prompt, dropped in blocks of half
+    # (llm.prompt.history_window) so the prefix stays cached; 4 keeps a block drop
+    # under about a second of prompt processing on two cores.
+    history_turns: int = Field(4, ge=0)
 
     @field_validator("base_url")
     @classmethod
