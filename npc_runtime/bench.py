@@ -104,6 +104,7 @@ STAGES = [
     "asr_ms",
     "asr_wait_ms",
     "recall_ms",
+    "prime_wait_ms",
     "llm_first_token_ms",
     "first_sentence_ms",
     "tts_first_audio_ms",
@@ -119,6 +120,8 @@ STAGES = [
     "client_first_audio_ms",
     "llm_total_ms",
     "total_ms",
+    "llm_prompt_tokens",
+    "llm_cached_tokens",
     "llm_completion_tokens",
     "speculative",
 ]
@@ -129,6 +132,7 @@ SEQUENTIAL_ENV = {
     "NPC_ASR__COMPLETE_SILENCE_MS": "0",
     "NPC_ASR__INCOMPLETE_SILENCE_MS": "0",
     "NPC_TTS__FIRST_CLAUSE_MIN_CHARS": "0",
+    "NPC_LLM__PRIME_PROMPTS": "false",
 }
 
 

@@ -110,6 +110,11 @@ class AsrSettings(BaseModel):
     # waits this long. 0 = always end_of_speech_silence_ms.
     complete_silence_ms: int = Field(200, ge=0, le=3000)
     incomplete_silence_ms: int = Field(700, ge=0, le=3000)
+    # While the player speaks, transcribe what was said so far this often (ms of
+    # speech), send it as an interim UserTranscript, recall memories for it and
+    # prime the prompt with them, so the turn's prompt is read before the player
+    # stops. 0 = off.
+    interim_every_ms: int = Field(900, ge=0, le=10_000)
 
 
 class LlmSettings(BaseModel):
@@ -141,6 +146,10 @@ class LlmSettings(BaseModel):
     # (llm.prompt.history_window) so the prefix stays cached; 4 keeps a block drop
     # under about a second of prompt processing on two cores.
     history_turns: int = Field(4, ge=0)
+    # Send each session's next prompt prefix (history, scene, mood) to the engine
+    # while the player speaks, so the turn reads only its recall and the player's
+    # words (llm/primer.py).
+    prime_prompts: bool = True
 
     @field_validator("base_url")
     @classmethod

@@ -232,6 +232,7 @@ class Timings:
     send_wait_ms: float = 0.0
     perceive_ms: float = 0.0
     plan_ms: float = 0.0
+    prime_wait_ms: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ Prometheus text at `GET /metrics`; queue depths are read at scrape time.
     npc_background_writes                  gauge, memory and feeling writes in flight
     npc_memory_up                          gauge, 1 while Redis answers
     npc_speculations{result}               gauge, speculative turns since start
+    npc_prompt_primes{result}              gauge, prompt prefixes sent ahead (sent, skipped, failed)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ STAGES = (
     "asr_wait_ms",
     "recall_ms",
     "perceive_ms",
+    "prime_wait_ms",
     "llm_first_token_ms",
     "first_sentence_ms",
     "llm_total_ms",
@@ -140,7 +142,13 @@ class Metrics:
         self.memory_up = Gauge("npc_memory_up", "1 while the memory store answers", registry=r)
         self.speculations = Gauge(
             "npc_speculations",
-            "Speculative turns since start (started, used, discarded)",
+            "Speculative turns since start (started, used, discarded, early_recall)",
+            ["result"],
+            registry=r,
+        )
+        self.primes = Gauge(
+            "npc_prompt_primes",
+            "Prompt prefixes sent ahead to the LLM since start (sent, skipped, failed)",
             ["result"],
             registry=r,
         )
@@ -190,6 +198,11 @@ class Metrics:
         self.speculations.labels("started").set(spec.started)
         self.speculations.labels("used").set(spec.used)
         self.speculations.labels("discarded").set(spec.discarded)
+        self.speculations.labels("early_recall").set(spec.early_recalls)
+        primes = runtime.primes
+        self.primes.labels("sent").set(primes.sent)
+        self.primes.labels("skipped").set(primes.skipped)
+        self.primes.labels("failed").set(primes.failed)
 
     def render(self, runtime: Runtime, sessions: Iterable[Session] = ()) -> bytes:
         """The Prometheus text exposition."""

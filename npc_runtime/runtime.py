@@ -23,6 +23,7 @@ from .emotion import EmotionBook, EmotionState
 from .llm.base import ChatMessage, GenerationRequest, LLMBackend
 from .llm.embedded import EmbeddedLLM
 from .llm.openai_compat import OpenAICompatLLM
+from .llm.primer import PrimeStats
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory
 from .scene.registry import SceneRegistry
@@ -57,6 +58,8 @@ class SpeculationStats:
     started: int = 0
     used: int = 0  # the pause was the end: its transcript (and answer) went out
     discarded: int = 0  # the player went on, or another turn came first
+    # Turns whose recall was made on an interim transcript, before the end of speech.
+    early_recalls: int = 0
 
 
 def load_llm(settings: Settings) -> LLMBackend:
@@ -100,6 +103,7 @@ class Runtime:
     histories: HistoryCache = field(default_factory=HistoryCache)
     emotions: EmotionBook = field(default_factory=EmotionBook)
     speculations: SpeculationStats = field(default_factory=SpeculationStats)
+    primes: PrimeStats = field(default_factory=PrimeStats)
     # Scene graphs by world id, shared by the sessions (NPCs) in each world.
     worlds: WorldStore = field(default_factory=WorldStore)
     # Running scenes by (world, place): players there speak into them (RunScene).

@@ -12,6 +12,7 @@ import enum
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -54,10 +55,12 @@ from .events import (
     TriggerIn,
     TurnCause,
 )
+from .llm.primer import PromptPrimer
 from .llm.prompt import Exchange, history_window
+from .memory import Recall
 from .outbox import Outbox
 from .scene.registry import SceneInbox
-from .turn import Emitter, Turn, TurnConfig, TurnRequest, heard_text
+from .turn import Emitter, Turn, TurnConfig, TurnRequest, heard_text, recall_for
 from .world import Perception, PlanReport, SceneDelta, SceneError, SceneSnapshot
 
 if TYPE_CHECKING:
@@ -136,6 +139,10 @@ class Session:
         self._utt_seq = 0
         self._utterance_id = ""
         self._pending_player_text = ""
+        # Listening ahead: what the player has said so far in this utterance.
+        self._heard_so_far: _HeardSoFar | None = None
+        self._interim_task: asyncio.Task[None] | None = None
+        self._interim_next_ms = 0
         self._played: dict[str, PlaybackIn] = {}
         self.game_time_h: float | None = self.start.game_time_hours
         synth = None
@@ -174,6 +181,9 @@ class Session:
             recall_tokens=s.memory.recall_tokens,
             reply_timeout_s=s.llm.reply_timeout_s,
             tts_timeout_s=s.tts.timeout_s,
+            primer=PromptPrimer(self.runtime.llm, self.runtime.primes)
+            if s.llm.prime_prompts
+            else None,
         )
         if self.start.resume_session_id:
             self.history = list(self.runtime.histories.get(self.start.resume_session_id, []))
@@ -197,8 +207,11 @@ class Session:
             self._scene_problem = await self._enter(self.start.scene)
         if self.history or memory is None or not self.start.player_id:
             return
-        lines = await memory.history(self.character.id, self.start.player_id)
-        self.history = exchanges_from_lines(lines)[-max(1, self._history_len()) :]
+        lines = await memory.conversation(self.character.id, self.start.player_id)
+        # All of it, not the last history_turns: the prompt's window drops old exchanges
+        # in blocks counted from the start (history_window), so the next session's prompt
+        # begins like this one's and the engine's cache still holds it.
+        self.history = exchanges_from_lines(lines)
 
     def open(self) -> None:
         self.outbox.emit(
@@ -219,6 +232,7 @@ class Session:
             self._start_turn(
                 TurnCause.GREETING, "", time.perf_counter(), fixed=self.character.greeting
             )
+        self._prime()
 
     async def finish(self, farewell: ServerOut | None = None) -> None:
         """The client half-closed (or the server is shutting down): finish the
@@ -248,6 +262,74 @@ class Session:
             self._to(SessionState.CLOSED)
         self.runtime.histories[self.id] = list(self.history)
         self.outbox.close()
+        if self.turn_config.primer is not None:
+            # A priming in flight is a one-token request: let it end on its own.
+            self.turn_config.primer.forget()
+
+    def _prime(self, recall: str = "") -> None:
+        """Send the next turn's prompt prefix ahead while nothing else is running for
+        this session: it is in the engine's cache by the time the player has spoken."""
+        primer = self.turn_config.primer
+        if primer is None or self._turn is not None or self.state is SessionState.CLOSED:
+            return
+        if self._scene() is not None:  # the player's lines go to a scene, not this NPC
+            return
+        history = history_window(self.history, self._history_len())
+        sensed = self.body.sense() if self.body is not None else None
+        scene = sensed.perception.summary if sensed is not None else ""
+        primer.prime(self.turn_config.request(history, "", scene, recall))
+
+    # --- listening ahead ---------------------------------------------------------
+
+    def _maybe_listen_ahead(self) -> None:
+        """Every asr.interim_every_ms of speech, transcribe what was said so far and
+        recall for it, and prime the prompt with that recall: by the end of speech the
+        engine has read all of the turn's prompt but the player's own words."""
+        every = self.runtime.settings.asr.interim_every_ms
+        if (
+            not every
+            or self.turn_config.primer is None
+            or self.turn_config.memory is None
+            or self._turn is not None
+            or self._spec is not None
+            or (self._interim_task is not None and not self._interim_task.done())
+        ):
+            return
+        speech_ms = self.endpointer.speech_ms
+        if speech_ms < self._interim_next_ms:
+            return
+        audio = self.endpointer.audio_so_far()
+        if audio is None:
+            return
+        self._interim_next_ms = speech_ms + every
+        self._interim_task = self._spawn(self._listen_ahead(audio, self._utterance_id))
+
+    async def _listen_ahead(self, audio: np.ndarray, utterance_id: str) -> None:
+        language = self.start.language or self.character.language
+        result = await self.runtime.transcriber.transcribe(audio, language)
+        text = result.text.strip()
+        if not text or utterance_id != self._utterance_id or self._turn is not None:
+            return
+        history = history_window(self.history, self._history_len())
+        recall = await recall_for(self.turn_config, history, text, self.game_time_h)
+        if recall is None or utterance_id != self._utterance_id or self._turn is not None:
+            return
+        self._heard_so_far = _HeardSoFar(utterance_id, text, recall)
+        self._prime(recall.text)
+
+    def _early_recall(self, utterance_id: str, text: str) -> Recall | None:
+        """The recall made while the player spoke, if it was for most of what they
+        said: the prompt it primed is then all cached. A line that went on to say
+        much more gets its own recall."""
+        heard = self._heard_so_far
+        if heard is None or heard.utterance_id != utterance_id:
+            return None
+        # The last word heard so far may have been cut off mid-way: it need not match.
+        so_far, final = _words(heard.text)[:-1], _words(text)
+        if final[: len(so_far)] != so_far or 2 * (len(so_far) + 1) < len(final):
+            return None
+        self.speculations.early_recalls += 1
+        return heard.recall
 
     def _to(self, new: SessionState) -> None:
         if new is self.state:
@@ -478,12 +560,17 @@ class Session:
                 await self._drop_speculation(ev.end_ms)
             elif isinstance(ev, SpeechEnded):
                 self._on_utterance(ev, now)
+        if self.endpointer.in_speech:
+            self._maybe_listen_ahead()
 
     async def _on_speech_started(self, offset_ms: int) -> None:
         self._utt_seq += 1
         self._utterance_id = f"{self.id[:8]}-u{self._utt_seq}"
         await self._barge_in("the player started speaking")
         self.outbox.emit(SpeechStartedOut(self._utterance_id, offset_ms))
+        self._heard_so_far = None
+        self._interim_next_ms = self.runtime.settings.asr.interim_every_ms
+        self._prime()  # refreshes a prefix the mood or the scene changed since
 
     def _end_utterance_now(self) -> None:
         """AudioEnd or half-close: whatever the player said so far is the utterance."""
@@ -790,6 +877,8 @@ class Session:
         )
         history = history_window(self.history, self._history_len())
         turn = Turn(self.turn_config, request, history, emitter or _Watch(self))
+        if cause is TurnCause.SPEECH and utterance_id:
+            turn.early_recall = self._early_recall(utterance_id, text)
         if self.body is not None and fixed is None:
             turn.world = _TurnBody(self, self.body, gate)
         return turn
@@ -814,6 +903,7 @@ class Session:
             self.outbox.forget_turn(turn.turn_id)
             if self.state is not SessionState.CLOSED:
                 self._to(SessionState.LISTENING)
+                self._prime()
 
     async def _barge_in(self, reason: str) -> None:
         running = self._turn
@@ -887,6 +977,19 @@ _TRAILING_WORDS = frozenset(
     {"and", "but", "or", "so", "because", "then", "um", "uh", "erm", "like", "if", "with"}
     | {"the", "a", "an", "to", "of", "my", "your", "for"}
 )
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip(".,!?;:…\"'").lower() for w in text.split()]
+
+
+@dataclass(frozen=True)
+class _HeardSoFar:
+    """An interim transcript of the utterance in progress and the recall made for it."""
+
+    utterance_id: str
+    text: str
+    recall: Recall
 
 
 @dataclass
@@ -975,18 +1078,23 @@ def describe_trigger(what: str, hint: str = "") -> str:
     return f"[Game event: {what}. React to it in character.{steer}]"
 
 
-def exchanges_from_lines(lines: list[tuple[str, str]]) -> list[Exchange]:
-    """Stored history lines (role, text), oldest first → player/NPC exchanges."""
+def exchanges_from_lines(lines: Sequence[tuple[str, ...]]) -> list[Exchange]:
+    """Stored history lines (role, text[, emotion]), oldest first → player/NPC
+    exchanges, as the session that lived them had them (see Session._remember)."""
     out: list[Exchange] = []
     pending: str | None = None
-    for role, text in lines:
+    for role, text, *rest in lines:
         if role == "player":
             if pending is not None:
                 out.append(Exchange(pending, "…"))
             pending = text
         else:
-            out.append(Exchange(pending if pending is not None else "(the player arrives)", text))
+            emotion = rest[0] if rest and rest[0] else "neutral"
+            player = pending if pending is not None else "(the player arrives)"
+            out.append(Exchange(player, text, emotion))
             pending = None
+    if pending is not None:  # the last reply was cut off before a word was heard
+        out.append(Exchange(pending, "…"))
     return out
 
 

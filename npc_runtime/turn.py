@@ -33,6 +33,7 @@ from .events import (
 )
 from .llm.base import ChatMessage, GenerationRequest, LLMBackend, LLMError
 from .llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
+from .llm.primer import PromptPrimer
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory, Recall
 from .tts.chunker import SentenceChunker
@@ -91,9 +92,35 @@ class TurnConfig:
     # Longest the LLM may take on a reply and piper on a sentence (None = no limit).
     reply_timeout_s: float | None = None
     tts_timeout_s: float | None = None
+    # Sends the session's next prompt prefix ahead (None: no priming).
+    primer: PromptPrimer | None = None
 
     def the_mood(self) -> Mood:
         return self.mood or Mood(EmotionBook(), self.character, "")
+
+    def request(
+        self,
+        history: list[Exchange],
+        player_text: str,
+        scene: str = "",
+        recall: str = "",
+        actions: dict[str, Any] | None = None,
+    ) -> GenerationRequest:
+        """The LLM request of a turn; with no player text and no recall, the prefix
+        the session primes. Context from the most to the least stable, so a priming
+        made before the player spoke covers as much of it as possible: the scene,
+        the mood, then the recall for what the player said."""
+        mood = self.the_mood()
+        context = [scene, describe(mood.current(), mood.model), recall]
+        return GenerationRequest(
+            messages=(self.prompt or build_messages)(
+                self.character, history, player_text, "\n\n".join(c for c in context if c)
+            ),
+            # Only the character's verbs and ids the NPC perceives (empty without a scene).
+            json_schema=reply_schema(self.max_say_chars, actions),
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,9 @@ class Turn:
     sensed: Sensed | None = None  # what the prompt got from the scene
     acted: Acted | None = None  # what became of the reply's actions
     reply_actions: Any = None  # the actions the reply asked for, as parsed (conversation log)
+    # Recall made on what the player had said before they stopped (the session's
+    # interim transcript); None = recall now, for the whole line.
+    early_recall: Recall | None = None
 
     def __post_init__(self) -> None:
         self._mood = self.config.the_mood()
@@ -194,16 +224,12 @@ class Turn:
         if sensed is not None:
             self.timings.perceive_ms = sensed.elapsed_ms
             scene = sensed.perception.summary
-        context = [scene, await self._recall(), describe(self._mood.current(), self._mood.model)]
-        messages = (cfg.prompt or build_messages)(
-            cfg.character, self.history, req.player_text, "\n\n".join(c for c in context if c)
-        )
-        gen = GenerationRequest(
-            messages=messages,
-            # Only the character's verbs and ids the NPC perceives (empty without a scene).
-            json_schema=reply_schema(cfg.max_say_chars, sensed.schema if sensed else None),
-            max_tokens=cfg.max_tokens,
-            temperature=cfg.temperature,
+        gen = cfg.request(
+            self.history,
+            req.player_text,
+            scene,
+            await self._recall(),
+            sensed.schema if sensed else None,
         )
         parser = ReplyStreamParser()
         chunker = SentenceChunker(
@@ -212,6 +238,9 @@ class Turn:
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         llm_start = time.perf_counter()
         self.timings.llm_start_at_ms = self.since_reference_ms()
+        if cfg.primer is not None:
+            # Model time: the engine is reading this very prefix for the session.
+            self.timings.prime_wait_ms = await cfg.primer.settle()
         async with asyncio.TaskGroup() as tg:
             if cfg.synthesizer is not None:
                 tg.create_task(self._speak(cfg.synthesizer, sentences))
@@ -279,17 +308,15 @@ class Turn:
 
     async def _recall(self) -> str:
         """What the character knows and remembers that bears on this turn."""
-        cfg = self.config
-        if cfg.memory is None or cfg.recall_tokens <= 0 or not self.request.player_text:
-            return ""
-        recall = await cfg.memory.recall(
-            cfg.character,
-            cfg.player_key,
-            self.request.player_text,
-            game_time_h=self.request.game_time_h,
-            budget_tokens=cfg.recall_tokens,
-            skip_said=[e.player.strip() for e in self.history],
+        if self.early_recall is not None:
+            # Recalled while the player was still speaking, and primed with the prompt.
+            self.recalled = self.early_recall
+            return self.early_recall.text
+        recall = await recall_for(
+            self.config, self.history, self.request.player_text, self.request.game_time_h
         )
+        if recall is None:
+            return ""
         self.timings.recall_ms = recall.embed_ms + recall.search_ms
         self.recalled = recall
         return recall.text
@@ -419,6 +446,23 @@ class Turn:
         out_ms = 1000.0 * out_samples / self.config.output_rate
         k = out_ms / total if total else 1.0
         return [VisemeSpan(v.viseme, v.start_ms * k, v.duration_ms * k, v.weight) for v in spans]
+
+
+async def recall_for(
+    cfg: TurnConfig, history: list[Exchange], text: str, game_time_h: float | None
+) -> Recall | None:
+    """Knowledge and memories for `text`, leaving out what the history already says;
+    None without memory."""
+    if cfg.memory is None or cfg.recall_tokens <= 0 or not text:
+        return None
+    return await cfg.memory.recall(
+        cfg.character,
+        cfg.player_key,
+        text,
+        game_time_h=game_time_h,
+        budget_tokens=cfg.recall_tokens,
+        skip_said=[e.player.strip() for e in history],
+    )
 
 
 def chunk_visemes(

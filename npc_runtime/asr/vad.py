@@ -289,6 +289,22 @@ class Endpointer:
     def stream_ms(self) -> float:
         return 1000.0 * self._fed / ASR_RATE
 
+    @property
+    def speech_ms(self) -> int:
+        """How long the current utterance has been going (0 outside speech)."""
+        utt = self._utt
+        if utt is None or not self.in_speech:
+            return 0
+        return (utt.last_voiced_end - utt.start) // _SAMPLES_PER_MS
+
+    def audio_so_far(self) -> np.ndarray | None:
+        """The current utterance's audio up to now, for an interim transcript; None
+        outside speech."""
+        utt = self._utt
+        if utt is None or not self.in_speech:
+            return None
+        return self._utterance_audio(utt, endpoint=self._frame_pos)
+
     def feed(self, audio_16k: np.ndarray) -> list[VadEvent]:
         """Consume float32 16 kHz audio of any length; return the events it caused."""
         audio = np.asarray(audio_16k, dtype=np.float32).reshape(-1)

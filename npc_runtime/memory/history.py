@@ -18,18 +18,28 @@ ROLES: tuple[Role, ...] = ("player", "npc")
 
 
 def append_commands(
-    character_id: str, player_id: str, role: str, text: str, cap: int
+    character_id: str, player_id: str, role: str, text: str, cap: int, emotion: str = ""
 ) -> list[Command]:
     if role not in ROLES:
         raise ValueError(f"history role must be 'player' or 'npc', not {role!r}")
     key = keys.history(character_id, player_id)
-    line = json.dumps({"role": role, "text": text, "t": round(time.time(), 3)}, ensure_ascii=False)
+    fields: dict[str, object] = {"role": role, "text": text, "t": round(time.time(), 3)}
+    if emotion:
+        # The prompt renders past replies with their emotion: a session that resumes
+        # the conversation then builds the very prompt the last one cached.
+        fields["emotion"] = emotion
+    line = json.dumps(fields, ensure_ascii=False)
     return [("RPUSH", key, line), ("LTRIM", key, -cap, -1)]
 
 
-def parse(raw: list[str]) -> list[tuple[str, str]]:
+def parse_lines(raw: list[str]) -> list[tuple[str, str, str]]:
+    """(role, text, emotion) per stored line, oldest first; emotion "" when not stored."""
     out = []
     for item in raw:
         line = json.loads(item)
-        out.append((str(line["role"]), str(line["text"])))
+        out.append((str(line["role"]), str(line["text"]), str(line.get("emotion", ""))))
     return out
+
+
+def parse(raw: list[str]) -> list[tuple[str, str]]:
+    return [(role, text) for role, text, _ in parse_lines(raw)]

@@ -293,7 +293,7 @@ class Memory:
             if player_text.strip():
                 lines += history.append_commands(cid, player_id, "player", player_text, cap)
             if heard_text.strip():
-                lines += history.append_commands(cid, player_id, "npc", heard_text, cap)
+                lines += history.append_commands(cid, player_id, "npc", heard_text, cap, emotion)
             await self.guard.write(lines)
         await self._remember(character, player_id, text, imp, "turn", game_time_h)
 
@@ -360,6 +360,10 @@ class Memory:
 
     async def history(self, character_id: str, player_id: str) -> list[tuple[str, str]]:
         """(role "player"/"npc", text), oldest first; [] when Redis is down."""
+        return [(role, text) for role, text, _ in await self.conversation(character_id, player_id)]
+
+    async def conversation(self, character_id: str, player_id: str) -> list[tuple[str, str, str]]:
+        """(role, text, emotion) with the emotion of NPC lines ("" if not stored)."""
         if self.guard.down:
             return []
         try:
@@ -367,7 +371,7 @@ class Memory:
         except DOWN as e:
             self.guard.mark_down(e, "history")
             return []
-        return history.parse(raw[0])
+        return history.parse_lines(raw[0])
 
     async def append_history(self, character_id: str, player_id: str, role: str, text: str) -> None:
         cmds = history.append_commands(character_id, player_id, role, text, self.cfg.history_max)

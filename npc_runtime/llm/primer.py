@@ -1,0 +1,101 @@
+"""Keep a session's next prompt in the engine's prefix cache while the player talks.
+
+On two CPU cores the embedded model reads a prompt at about 250 tokens a second, so a
+returning player's turn used to spend most of its first-token time re-reading what was
+already known before they spoke: the last exchange, the scene, the mood. The session
+now sends that prefix ahead (a one-token request) whenever it changes (the session
+opens, a turn ends, the scene changes, the player starts speaking) and the engine
+caches it; the turn then reads only its recall and the player's words.
+
+A turn waits for a priming still in flight instead of racing it: both would read the
+same tokens, in two engine slots, on the same two cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+
+from .base import GenerationRequest, LLMBackend, LLMError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PrimeStats:
+    """Counts across the runtime (metrics)."""
+
+    sent: int = 0  # primings that reached the engine
+    skipped: int = 0  # the prompt prefix was already primed
+    failed: int = 0
+
+
+class PromptPrimer:
+    """One per session. `prime` is fire-and-forget; `settle` waits for the last one."""
+
+    def __init__(self, llm: LLMBackend, stats: PrimeStats | None = None) -> None:
+        self._llm = llm
+        self.stats = stats or PrimeStats()
+        self._last: tuple[tuple[str, str], ...] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.last_ms = 0.0  # how long the last priming took, for the designer view
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def prime(self, request: GenerationRequest) -> bool:
+        """Send `request`'s prompt ahead unless it is the one primed last; True if sent."""
+        key = tuple((m.role, m.content) for m in request.messages)
+        if key == self._last:
+            self.stats.skipped += 1
+            return False
+        self._last = key
+        previous = self._task
+        # No schema: one token is generated, and a grammar only costs set-up time.
+        one = dataclasses.replace(request, max_tokens=1, json_schema=None, temperature=0.0)
+        self._task = asyncio.get_running_loop().create_task(self._run(one, previous))
+        return True
+
+    def forget(self) -> None:
+        """The cache may no longer hold what was primed (e.g. after a failed turn)."""
+        self._last = None
+
+    async def _run(self, request: GenerationRequest, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            # One priming at a time per session: the newer prefix extends the older.
+            await asyncio.wait({previous})
+        t0 = time.perf_counter()
+        try:
+            # warmup: a one-token request on engines with a prefix cache, nothing on
+            # the scripted backend (whose replies are a script, not a cache).
+            await self._llm.warmup(request)
+            self.stats.sent += 1
+        except LLMError as e:
+            # Priming is an optimisation: the turn itself reports engine trouble.
+            self.stats.failed += 1
+            self._last = None
+            log.debug("prompt priming failed: %s", e)
+        self.last_ms = (time.perf_counter() - t0) * 1000.0
+
+    async def settle(self, timeout_s: float = 5.0) -> float:
+        """Wait for a priming in flight (at most `timeout_s`); the milliseconds waited."""
+        task = self._task
+        if task is None or task.done():
+            return 0.0
+        t0 = time.perf_counter()
+        # asyncio.wait, not wait_for: a timeout leaves the priming running, and only
+        # the caller's own cancellation propagates.
+        await asyncio.wait({task}, timeout=timeout_s)
+        return (time.perf_counter() - t0) * 1000.0
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,193 @@
+"""Prompt priming: the session's next prompt prefix reaches the engine's cache before
+the player's words do, so a turn reads only its recall and what the player said."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npc_runtime.characters import load_character
+from npc_runtime.client import Conversation, channel
+from npc_runtime.llm.base import GenerationRequest, LLMBackend
+from npc_runtime.llm.embedded import EmbeddedLLM
+from npc_runtime.llm.primer import PromptPrimer
+from npc_runtime.llm.prompt import Exchange
+from npc_runtime.llm.scripted import ScriptedLLM, canned_reply
+from npc_runtime.runtime import Runtime
+from npc_runtime.server.gen.npc.v1 import npc_pb2 as pb
+from npc_runtime.tts.piper_tts import VoiceSettings
+from npc_runtime.turn import TurnConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _CountingLLM(ScriptedLLM):
+    """Records warmups (primings); each takes `delay_s`."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        super().__init__(canned_reply)
+        self.primed: list[GenerationRequest] = []
+        self.prime_delay_s = delay_s
+
+    async def warmup(self, request: GenerationRequest) -> None:
+        await asyncio.sleep(self.prime_delay_s)
+        self.primed.append(request)
+
+
+def _config(llm: LLMBackend) -> TurnConfig:
+    jin = load_character(ROOT / "characters" / "jin" / "character.toml")
+    return TurnConfig(
+        character=jin, llm=llm, synthesizer=None, voice=VoiceSettings(), output_rate=16_000
+    )
+
+
+HISTORY = [
+    Exchange("Hello there, I just got off the night tram.", "Welcome in. Sit anywhere."),
+    Exchange("What is good tonight?", "The tonkotsu. The broth went on at dawn.", "joy"),
+]
+
+
+async def test_an_unchanged_prefix_is_primed_once_and_a_changed_one_again() -> None:
+    llm = _CountingLLM()
+    cfg = _config(llm)
+    primer = PromptPrimer(llm)
+    assert primer.prime(cfg.request(HISTORY[:1], ""))
+    assert not primer.prime(cfg.request(HISTORY[:1], ""))  # nothing new to read
+    assert primer.prime(cfg.request(HISTORY, ""))  # a turn ended: one more exchange
+    await primer.settle()
+    assert len(llm.primed) == 2
+    assert primer.stats.sent == 2 and primer.stats.skipped == 1
+    # A priming generates one token and carries no grammar.
+    assert all(r.max_tokens == 1 and r.json_schema is None for r in llm.primed)
+
+
+async def test_a_turn_waits_for_the_priming_in_flight_and_not_past_it() -> None:
+    llm = _CountingLLM(delay_s=0.3)
+    primer = PromptPrimer(llm)
+    primer.prime(_config(llm).request(HISTORY, ""))
+    waited = await primer.settle(timeout_s=5.0)
+    assert 150 < waited < 2000
+    assert await primer.settle() == 0.0  # nothing in flight: no wait at all
+    primer.prime(_config(llm).request(HISTORY[:1], ""))
+    assert await primer.settle(timeout_s=0.05) < 250  # a stuck engine costs at most the timeout
+    await primer.aclose()
+
+
+async def test_the_primed_prompt_is_the_turns_prompt_up_to_the_recall_and_the_words() -> None:
+    cfg = _config(_CountingLLM())
+    scene = "You are in [shop] Jin's Ramen. You see: [pot] a stock pot."
+    primed = cfg.request(HISTORY, "", scene).messages
+    turn = cfg.request(HISTORY, "And the shoyu?", scene, "You remember: the player likes pork.")
+    real = turn.messages
+    # Same system prompt, examples and history; the last message starts the same way.
+    assert primed[:-1] == real[:-1]
+    head = primed[-1].content.removesuffix("Player: ")
+    assert head and real[-1].content.startswith(head)
+    assert real[-1].content.endswith("Player: And the shoyu?")
+
+
+@pytest.mark.models
+async def test_a_primed_prefix_is_read_from_the_engines_cache(runtime: object) -> None:
+    assert isinstance(runtime, Runtime) and isinstance(runtime.llm, EmbeddedLLM)
+    cfg = _config(runtime.llm)
+    story = [Exchange(f"Tell me about bowl number {uuid.uuid4().hex[:6]}.", "It was fine.")]
+    primer = PromptPrimer(runtime.llm)
+    primer.prime(cfg.request(HISTORY + story, ""))
+    await primer.settle(timeout_s=30)
+    prefix = cfg.request(HISTORY + story, "")
+    async with runtime.llm.stream(prefix) as probe:  # how many tokens the primed prompt has
+        async for _ in probe:
+            break
+        primed_tokens = probe.stats.prompt_tokens
+    turn = cfg.request(HISTORY + story, "And the shoyu?", recall="You know: shoyu is soy.")
+    async with runtime.llm.stream(turn) as s:
+        async for _ in s:
+            pass
+    # Everything but the primed prompt's closing tags came from the cache.
+    assert s.stats.cached_tokens >= primed_tokens - 8, (s.stats, primed_tokens)
+    assert s.stats.prompt_tokens - s.stats.cached_tokens < 40
+
+
+@pytest.mark.models
+async def test_a_returning_players_next_turn_starts_from_the_primed_history(
+    runtime: object, server_address: str
+) -> None:
+    assert isinstance(runtime, Runtime)
+    player = f"prime-{uuid.uuid4().hex[:6]}"
+    async with channel(server_address) as chan:
+        conv = Conversation(
+            chan, pb.SessionStart(character_id="jin", player_id=player, text_only=True)
+        )
+        await conv.wait_ready()
+        sent = runtime.primes.sent
+        conv.send_text("Hi Jin, I am new in the city. What do you cook?")
+        first = await conv.collect_turn()
+        assert first.end is not None and not first.errors
+        # The turn's end primes the next prompt: the history now holds this exchange.
+        for _ in range(300):
+            if runtime.primes.sent > sent:
+                break
+            await asyncio.sleep(0.05)
+        assert runtime.primes.sent > sent
+        conv.send_text("Sounds good. One bowl, please.")
+        second = await conv.collect_turn()
+        conv.close()
+    assert second.end is not None and not second.errors
+    t1, t2 = first.end.timings, second.end.timings
+    # Turn 1 found only the character's fixed prompt cached; turn 2 also the exchange
+    # before it, which was read while the player was "typing".
+    assert t2.llm_cached_tokens >= t1.llm_cached_tokens + 20, (t1, t2)
+
+
+@pytest.mark.models
+async def test_recall_made_while_the_player_spoke_is_used_and_its_prompt_was_read_ahead(
+    runtime: object, server_address: str, speech: object
+) -> None:
+    assert isinstance(runtime, Runtime) and callable(speech)
+    line = "I would like a big bowl of your spicy ramen with extra pork and two eggs, please."
+    clip = await speech(line, 16_000)
+    before = runtime.speculations.early_recalls
+    player = f"ahead-{uuid.uuid4().hex[:6]}"
+    async with channel(server_address) as chan:
+        conv = Conversation(
+            chan,
+            pb.SessionStart(
+                character_id="jin",
+                player_id=player,
+                unpaced_audio=True,
+                input_audio=pb.AudioFormat(sample_rate_hz=16_000, channels=1),
+            ),
+        )
+        await conv.wait_ready()
+        silence = np.zeros(16_000, dtype=np.float32)
+        await conv.stream_audio(np.concatenate([clip, silence]), 16_000, realtime=True)
+        result = await conv.collect_turn()
+        conv.close()
+    assert result.end is not None and not result.errors, result.errors
+    assert "ramen" in result.transcript.lower()
+    t = result.end.timings
+    assert runtime.speculations.early_recalls > before
+    assert t.recall_ms == 0.0  # recalled during the speech, off the turn's path
+    # Read ahead: only the player's own words (and the chat template's tags) were new.
+    assert t.llm_prompt_tokens - t.llm_cached_tokens < 45, t
+
+
+def test_a_resumed_conversation_has_the_history_the_session_that_lived_it_had() -> None:
+    from npc_runtime.memory import history
+    from npc_runtime.session import exchanges_from_lines
+
+    raw = [
+        history.append_commands("jin", "p", "player", "Hi Jin.", 200)[0][2],
+        history.append_commands("jin", "p", "npc", "Sit, kid.", 200, "joy")[0][2],
+        history.append_commands("jin", "p", "player", "What's good?", 200)[0][2],
+    ]
+    # The emotion is part of the rendered reply, so it must come back; a reply cut off
+    # before a word was heard comes back as the session kept it ("…").
+    assert exchanges_from_lines(history.parse_lines([str(r) for r in raw])) == [
+        Exchange("Hi Jin.", "Sit, kid.", "joy"),
+        Exchange("What's good?", "…"),
+    ]
