@@ -37,6 +37,15 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
 
+# A reflection gives way to conversations this many times before it runs regardless.
+REFLECT_ATTEMPTS = 5
+
+
+def _generations(llm: LLMBackend) -> int:
+    """Generations running in the engine (0 for backends that do not say)."""
+    return int(getattr(llm, "active_generations", 0))
+
+
 class HistoryCache(OrderedDict[str, list[Exchange]]):
     """Finished sessions' histories for resume_session_id, most recent kept."""
 
@@ -259,11 +268,33 @@ class Runtime:
             max_tokens=60,
             temperature=0.3,
         )
-        text = ""
-        async with self.llm.stream(request) as stream:
-            async for delta in stream:
-                text += delta
-        return text.strip()
+        # Background work yields to conversations: on two cores a reflection's prompt
+        # and 60 tokens next to a turn cost that turn seconds. Wait for the engine to
+        # be quiet, and give way (cancel, retry later) when a turn or priming starts.
+        for attempt in range(REFLECT_ATTEMPTS):
+            await self._llm_quiet()
+            text, gave_way = "", False
+            async with self.llm.stream(request) as stream:
+                async for delta in stream:
+                    text += delta
+                    if attempt + 1 < REFLECT_ATTEMPTS and _generations(self.llm) > 1:
+                        gave_way = True
+                        break
+            if not gave_way:
+                return text.strip()
+        return ""  # unreachable: the last attempt never gives way
+
+    async def _llm_quiet(self, quiet_s: float = 0.5, longest_s: float = 120.0) -> None:
+        """Until the engine has run nothing for `quiet_s` (at most `longest_s`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + longest_s
+        quiet_since = loop.time()
+        while loop.time() < deadline:
+            if _generations(self.llm) > 0:
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= quiet_s:
+                return
+            await asyncio.sleep(0.1)
 
     async def _load_feeling(self, character_id: str, player_id: str) -> EmotionState | None:
         if self.memory is None:

@@ -266,15 +266,18 @@ class Session:
             # A priming in flight is a one-token request: let it end on its own.
             self.turn_config.primer.forget()
 
-    def _prime(self, recall: str = "") -> None:
-        """Send the next turn's prompt prefix ahead while nothing else is running for
-        this session: it is in the engine's cache by the time the player has spoken."""
+    def _prime(self, recall: str = "", history: list[Exchange] | None = None) -> None:
+        """Send the next turn's prompt prefix ahead while this session's LLM is idle: it
+        is in the engine's cache by the time the player has spoken. `history`: the
+        history the next turn will have, given while a turn's audio is still playing."""
         primer = self.turn_config.primer
-        if primer is None or self._turn is not None or self.state is SessionState.CLOSED:
+        if primer is None or self.state is SessionState.CLOSED:
+            return
+        if history is None and self._turn is not None:
             return
         if self._scene() is not None:  # the player's lines go to a scene, not this NPC
             return
-        history = history_window(self.history, self._history_len())
+        history = history_window(self.history if history is None else history, self._history_len())
         sensed = self.body.sense() if self.body is not None else None
         scene = sensed.perception.summary if sensed is not None else ""
         primer.prime(self.turn_config.request(history, "", scene, recall))
@@ -293,6 +296,9 @@ class Session:
             or self._turn is not None
             or self._spec is not None
             or (self._interim_task is not None and not self._interim_task.done())
+            # The engine is still reading the last priming: a newer one would queue
+            # behind it, and the ASR would compete with it for the cores.
+            or self.turn_config.primer.busy
         ):
             return
         speech_ms = self.endpointer.speech_ms
@@ -687,6 +693,7 @@ class Session:
         spec.turn = turn
         await turn.run()  # events held until the utterance is final
         await spec.promoted.wait()  # cancelled instead when the player goes on
+        self._prime_after(turn)
         await self._finish_turn(turn)
 
     def _silence_after(self, text: str) -> int | None:
@@ -888,6 +895,7 @@ class Session:
 
     async def _run_turn(self, turn: Turn) -> None:
         await turn.run()
+        self._prime_after(turn)
         await self._finish_turn(turn)
 
     async def _finish_turn(self, turn: Turn) -> None:
@@ -933,7 +941,7 @@ class Session:
         if self.turn_config.synthesizer is None:
             heard = turn.text
         elif not interrupted:
-            heard = " ".join(s.text for s in turn.spans)
+            heard = _spoken(turn)
         else:
             # Played ms from the client's own report when there is one, else what was sent.
             played = (
@@ -942,13 +950,21 @@ class Session:
                 else self.outbox.sent_audio_ms.get(turn.turn_id, 0.0)
             )
             heard = heard_text(turn.spans, played)
-        if turn.request.cause is TurnCause.GREETING:
-            if heard:
-                self.history.append(Exchange("(the player arrives)", heard, turn.emotion))
-        elif turn.request.player_text:
-            self.history.append(Exchange(turn.request.player_text, heard or "…", turn.emotion))
+        exchange = _exchange(turn, heard)
+        if exchange is not None:
+            self.history.append(exchange)
         self._store_turn(turn, heard)
         return heard
+
+    def _prime_after(self, turn: Turn) -> None:
+        """The reply is made and only its playback is left: prime the next prompt now,
+        with the history as it will be once the player has heard it all. Playback
+        lasts seconds; the engine is idle meanwhile. (A barge-in changes what was
+        heard; the next speech start primes again.)"""
+        heard = turn.text if self.turn_config.synthesizer is None else _spoken(turn)
+        exchange = _exchange(turn, heard)
+        if exchange is not None and not turn.error:
+            self._prime(history=[*self.history, exchange])
 
     def _store_turn(self, turn: Turn, heard: str) -> None:
         """Into long-term memory, in the background: what was said and what was heard.
@@ -977,6 +993,20 @@ _TRAILING_WORDS = frozenset(
     {"and", "but", "or", "so", "because", "then", "um", "uh", "erm", "like", "if", "with"}
     | {"the", "a", "an", "to", "of", "my", "your", "for"}
 )
+
+
+def _spoken(turn: Turn) -> str:
+    """All the turn's spoken sentences: what the player hears if nobody interrupts."""
+    return " ".join(s.text for s in turn.spans)
+
+
+def _exchange(turn: Turn, heard: str) -> Exchange | None:
+    """The exchange a turn adds to the history, given what the player heard."""
+    if turn.request.cause is TurnCause.GREETING:
+        return Exchange("(the player arrives)", heard, turn.emotion) if heard else None
+    if turn.request.player_text:
+        return Exchange(turn.request.player_text, heard or "…", turn.emotion)
+    return None
 
 
 def _words(text: str) -> list[str]:

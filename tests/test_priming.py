@@ -52,17 +52,31 @@ HISTORY = [
 
 
 async def test_an_unchanged_prefix_is_primed_once_and_a_changed_one_again() -> None:
-    llm = _CountingLLM()
+    llm = _CountingLLM(delay_s=0.05)
     cfg = _config(llm)
     primer = PromptPrimer(llm)
     assert primer.prime(cfg.request(HISTORY[:1], ""))
+    await asyncio.sleep(0.01)  # the engine is reading it
     assert not primer.prime(cfg.request(HISTORY[:1], ""))  # nothing new to read
     assert primer.prime(cfg.request(HISTORY, ""))  # a turn ended: one more exchange
-    await primer.settle()
+    await primer.drained()
     assert len(llm.primed) == 2
     assert primer.stats.sent == 2 and primer.stats.skipped == 1
     # A priming generates one token and carries no grammar.
     assert all(r.max_tokens == 1 and r.json_schema is None for r in llm.primed)
+
+
+async def test_only_the_newest_waiting_priming_is_sent() -> None:
+    llm = _CountingLLM(delay_s=0.1)
+    cfg = _config(llm)
+    primer = PromptPrimer(llm)
+    primer.prime(cfg.request(HISTORY, "", recall="You remember: a"))
+    await asyncio.sleep(0.01)
+    primer.prime(cfg.request(HISTORY, "", recall="You remember: ab"))  # stale before it is sent
+    primer.prime(cfg.request(HISTORY, "", recall="You remember: abc"))
+    await primer.drained()
+    recalls = [r.messages[-1].content for r in llm.primed]
+    assert len(recalls) == 2 and "abc" in recalls[-1] and "ab\n" not in recalls[-1]
 
 
 async def test_a_turn_waits_for_the_priming_in_flight_and_not_past_it() -> None:
@@ -191,3 +205,41 @@ def test_a_resumed_conversation_has_the_history_the_session_that_lived_it_had() 
         Exchange("Hi Jin.", "Sit, kid.", "joy"),
         Exchange("What's good?", "…"),
     ]
+
+
+class _BusyLLM(ScriptedLLM):
+    """A slow scripted engine whose other generations the test turns on and off."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda _r: "I think the player likes spicy food a lot.", 4, 0.02)
+        self.others = 0
+        self.streams: list[object] = []
+        self.started = asyncio.Event()
+
+    def stream(self, request: GenerationRequest):  # type: ignore[no-untyped-def]
+        s = super().stream(request)
+        self.streams.append(s)
+        self.started.set()
+        return s
+
+    @property
+    def active_generations(self) -> int:
+        return self.others + sum(1 for s in self.streams if not s.done)  # type: ignore[attr-defined]
+
+
+@pytest.mark.models
+async def test_a_background_reflection_gives_way_to_a_conversation(runtime: object) -> None:
+    import dataclasses
+
+    assert isinstance(runtime, Runtime)
+    llm = _BusyLLM()
+    rt = dataclasses.replace(runtime, llm=llm)
+    task = asyncio.create_task(rt.reflect("memories"))
+    await llm.started.wait()
+    llm.others = 1  # a player's turn starts: the reflection stops and waits
+    await asyncio.sleep(0.3)
+    assert len(llm.streams) == 1 and llm.streams[0].done  # type: ignore[attr-defined]
+    assert not task.done()
+    llm.others = 0  # quiet again: it runs to the end
+    text = await asyncio.wait_for(task, 10)
+    assert text == "I think the player likes spicy food a lot." and len(llm.streams) == 2

@@ -35,12 +35,18 @@ class PrimeStats:
 
 
 class PromptPrimer:
-    """One per session. `prime` is fire-and-forget; `settle` waits for the last one."""
+    """One per session. `prime` is fire-and-forget; `settle` waits for the one in flight.
+
+    One priming at a time per session, and only the newest waiting one is sent: when
+    the player's words change the recall twice while the engine reads, the middle
+    version is stale before it starts.
+    """
 
     def __init__(self, llm: LLMBackend, stats: PrimeStats | None = None) -> None:
         self._llm = llm
         self.stats = stats or PrimeStats()
         self._last: tuple[tuple[str, str], ...] | None = None
+        self._waiting: GenerationRequest | None = None
         self._task: asyncio.Task[None] | None = None
         self.last_ms = 0.0  # how long the last priming took, for the designer view
 
@@ -49,41 +55,51 @@ class PromptPrimer:
         return self._task is not None and not self._task.done()
 
     def prime(self, request: GenerationRequest) -> bool:
-        """Send `request`'s prompt ahead unless it is the one primed last; True if sent."""
+        """Send `request`'s prompt ahead unless it is the one primed last; True if queued."""
         key = tuple((m.role, m.content) for m in request.messages)
         if key == self._last:
             self.stats.skipped += 1
             return False
         self._last = key
-        previous = self._task
+        if self._waiting is not None:
+            self.stats.skipped += 1  # superseded before it was sent
         # No schema: one token is generated, and a grammar only costs set-up time.
         one = dataclasses.replace(request, max_tokens=1, json_schema=None, temperature=0.0)
-        self._task = asyncio.get_running_loop().create_task(self._run(one, previous))
+        if self.busy:
+            self._waiting = one
+        else:
+            self._task = asyncio.get_running_loop().create_task(self._run(one))
         return True
 
     def forget(self) -> None:
         """The cache may no longer hold what was primed (e.g. after a failed turn)."""
         self._last = None
+        self._waiting = None
 
-    async def _run(self, request: GenerationRequest, previous: asyncio.Task[None] | None) -> None:
-        if previous is not None and not previous.done():
-            # One priming at a time per session: the newer prefix extends the older.
-            await asyncio.wait({previous})
-        t0 = time.perf_counter()
-        try:
-            # warmup: a one-token request on engines with a prefix cache, nothing on
-            # the scripted backend (whose replies are a script, not a cache).
-            await self._llm.warmup(request)
-            self.stats.sent += 1
-        except LLMError as e:
-            # Priming is an optimisation: the turn itself reports engine trouble.
-            self.stats.failed += 1
-            self._last = None
-            log.debug("prompt priming failed: %s", e)
-        self.last_ms = (time.perf_counter() - t0) * 1000.0
+    async def _run(self, first: GenerationRequest) -> None:
+        request: GenerationRequest | None = first
+        while request is not None:
+            t0 = time.perf_counter()
+            try:
+                # warmup: a one-token request on engines with a prefix cache, nothing on
+                # the scripted backend (whose replies are a script, not a cache).
+                await self._llm.warmup(request)
+                self.stats.sent += 1
+            except LLMError as e:
+                # Priming is an optimisation: the turn itself reports engine trouble.
+                self.stats.failed += 1
+                self._last = None
+                log.debug("prompt priming failed: %s", e)
+            self.last_ms = (time.perf_counter() - t0) * 1000.0
+            request, self._waiting = self._waiting, None
 
     async def settle(self, timeout_s: float = 5.0) -> float:
-        """Wait for a priming in flight (at most `timeout_s`); the milliseconds waited."""
+        """A turn is about to ask: drop primings not yet sent (the turn's own request
+        supersedes them) and wait for the one in flight, at most `timeout_s`; the
+        milliseconds waited."""
+        if self._waiting is not None:
+            self._waiting = None
+            self._last = None  # never sent: a later prime of it must not be skipped
         task = self._task
         if task is None or task.done():
             return 0.0
@@ -93,7 +109,13 @@ class PromptPrimer:
         await asyncio.wait({task}, timeout=timeout_s)
         return (time.perf_counter() - t0) * 1000.0
 
+    async def drained(self) -> None:
+        """Until every queued priming has been sent (tests, shutdown)."""
+        while (task := self._task) is not None and not task.done():
+            await asyncio.wait({task})
+
     async def aclose(self) -> None:
+        self._waiting = None
         task, self._task = self._task, None
         if task is not None and not task.done():
             task.cancel()
