@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -535,12 +536,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "serve":
         logs.setup("warning")
     try:
-        code: int = asyncio.run(args.func(args))
+        with asyncio.Runner(loop_factory=_loop_factory(args)) as runner:
+            code: int = runner.run(args.func(args))
         return code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as e:
         return _report(e)
+
+
+def _loop_factory(args: argparse.Namespace) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop for the server when settings allow and it is installed (None: asyncio's)."""
+    if args.command != "serve":
+        return None
+    from .config import load_settings
+
+    choice = load_settings(args.config).server.event_loop
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ValueError(
+                "server.event_loop = 'uvloop' but uvloop is not installed: pip install uvloop"
+            ) from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _report(e: Exception) -> int:

@@ -53,6 +53,9 @@ class ServerSettings(BaseModel):
     # Largest single gRPC message or WebSocket frame accepted (an audio chunk, a scene).
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
     max_sessions: int = Field(64, ge=1)
+    # The serve command's event loop: "uvloop" (libuv; shorter scheduling tails under
+    # many sessions), "asyncio" (the standard one), or "auto" (uvloop when installed).
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # Longest TextInput accepted, in characters.
     max_text_chars: int = Field(2000, ge=1)
     # On SIGTERM: no new sessions or turns; running turns get this long to finish.

@@ -113,6 +113,8 @@ class Runtime:
     emotions: EmotionBook = field(default_factory=EmotionBook)
     speculations: SpeculationStats = field(default_factory=SpeculationStats)
     primes: PrimeStats = field(default_factory=PrimeStats)
+    # Sessions whose player is mid-utterance: their turn's prompt is being read ahead.
+    players_speaking: int = 0
     # Scene graphs by world id, shared by the sessions (NPCs) in each world.
     worlds: WorldStore = field(default_factory=WorldStore)
     # Running scenes by (world, place): players there speak into them (RunScene).
@@ -277,7 +279,8 @@ class Runtime:
             async with self.llm.stream(request) as stream:
                 async for delta in stream:
                     text += delta
-                    if attempt + 1 < REFLECT_ATTEMPTS and _generations(self.llm) > 1:
+                    busy = _generations(self.llm) > 1 or self.players_speaking > 0
+                    if attempt + 1 < REFLECT_ATTEMPTS and busy:
                         gave_way = True
                         break
             if not gave_way:
@@ -285,12 +288,13 @@ class Runtime:
         return ""  # unreachable: the last attempt never gives way
 
     async def _llm_quiet(self, quiet_s: float = 0.5, longest_s: float = 120.0) -> None:
-        """Until the engine has run nothing for `quiet_s` (at most `longest_s`)."""
+        """Until the engine has run nothing and no player has spoken for `quiet_s` (at
+        most `longest_s`): typically while an NPC's reply plays."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + longest_s
         quiet_since = loop.time()
         while loop.time() < deadline:
-            if _generations(self.llm) > 0:
+            if _generations(self.llm) > 0 or self.players_speaking > 0:
                 quiet_since = loop.time()
             elif loop.time() - quiet_since >= quiet_s:
                 return

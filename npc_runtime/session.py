@@ -141,6 +141,7 @@ class Session:
         self._pending_player_text = ""
         # Listening ahead: what the player has said so far in this utterance.
         self._heard_so_far: _HeardSoFar | None = None
+        self._speaking = False  # counted in runtime.players_speaking
         self._interim_task: asyncio.Task[None] | None = None
         self._interim_next_ms = 0
         self._played: dict[str, PlaybackIn] = {}
@@ -258,6 +259,7 @@ class Session:
             await self.body.aclose()  # the NPC stops what it was doing; its world lives on
 
     def close(self) -> None:
+        self._player_speaking(False)
         if self.state is not SessionState.CLOSED:
             self._to(SessionState.CLOSED)
         self.runtime.histories[self.id] = list(self.history)
@@ -266,7 +268,9 @@ class Session:
             # A priming in flight is a one-token request: let it end on its own.
             self.turn_config.primer.forget()
 
-    def _prime(self, recall: str = "", history: list[Exchange] | None = None) -> None:
+    def _prime(
+        self, recall: str = "", history: list[Exchange] | None = None, words: str = ""
+    ) -> None:
         """Send the next turn's prompt prefix ahead while this session's LLM is idle: it
         is in the engine's cache by the time the player has spoken. `history`: the
         history the next turn will have, given while a turn's audio is still playing."""
@@ -280,7 +284,7 @@ class Session:
         history = history_window(self.history if history is None else history, self._history_len())
         sensed = self.body.sense() if self.body is not None else None
         scene = sensed.perception.summary if sensed is not None else ""
-        primer.prime(self.turn_config.request(history, "", scene, recall))
+        primer.prime(self.turn_config.request(history, words, scene, recall))
 
     # --- listening ahead ---------------------------------------------------------
 
@@ -321,7 +325,9 @@ class Session:
         if recall is None or utterance_id != self._utterance_id or self._turn is not None:
             return
         self._heard_so_far = _HeardSoFar(utterance_id, text, recall)
-        self._prime(recall.text)
+        # The words so far too, but the last (it may have been cut off mid-way): the
+        # turn's prompt starts with them when the recall is reused.
+        self._prime(recall.text, words=" ".join(text.split()[:-1]))
 
     def _early_recall(self, utterance_id: str, text: str) -> Recall | None:
         """The recall made while the player spoke, if it was for most of what they
@@ -570,6 +576,7 @@ class Session:
             self._maybe_listen_ahead()
 
     async def _on_speech_started(self, offset_ms: int) -> None:
+        self._player_speaking(True)
         self._utt_seq += 1
         self._utterance_id = f"{self.id[:8]}-u{self._utt_seq}"
         await self._barge_in("the player started speaking")
@@ -588,6 +595,7 @@ class Session:
             self._on_utterance(ended, time.perf_counter())
 
     def _end_ptt_utterance(self) -> None:
+        self._player_speaking(False)
         if not self._ptt_audio:
             return
         audio = np.concatenate(self._ptt_audio)
@@ -624,7 +632,15 @@ class Session:
 
     # --- utterances ------------------------------------------------------------
 
+    def _player_speaking(self, speaking: bool) -> None:
+        """Count this player in the runtime's speaking players (background work waits
+        for none: see Runtime.reflect)."""
+        if speaking != self._speaking:
+            self._speaking = speaking
+            self.runtime.players_speaking += 1 if speaking else -1
+
     def _on_utterance(self, ended: SpeechEnded, now: float) -> None:
+        self._player_speaking(False)
         eos_ms = float(ended.endpoint_ms - ended.end_ms)
         reference = now - eos_ms / 1000.0
         utterance_id = self._utterance_id or f"{self.id[:8]}-u{self._utt_seq}"
