@@ -320,5 +320,10 @@ class Mood:
     def current(self) -> EmotionState:
         return self.book.current(self.character, self.player)
 
+    def relationship(self) -> dict[str, float]:
+        """Trust and affinity now, as the world's rules read them (action guards)."""
+        state = self.current()
+        return {"trust": state.trust, "affinity": state.affinity}
+
     def feel(self, stimulus: Stimulus) -> EmotionState:
         return self.book.feel(self.character, self.player, stimulus)

@@ -408,10 +408,7 @@ class Session:
             for a in actions
         ]
         seen = self.body.sense().perception
-        state = self.mood.current()
-        acted = await self.body.act(
-            raw, seen, {"trust": state.trust, "affinity": state.affinity}, turn_id=""
-        )
+        acted = await self.body.act(raw, seen, self.mood.relationship(), turn_id="")
         if acted.rejected or acted.lines:
             log.info(
                 "trigger %s: %d action(s) rejected, refused: %s",
@@ -1106,9 +1103,7 @@ class _TurnBody:
     async def act(self, actions: object, seen: Perception, turn_id: str) -> Acted:
         if self.gate is not None:
             await self.gate.wait()  # cancelled with the turn when the player goes on
-        state = self.session.mood.current()
-        relationship = {"trust": state.trust, "affinity": state.affinity}
-        return await self.body.act(actions, seen, relationship, turn_id)
+        return await self.body.act(actions, seen, self.session.mood.relationship(), turn_id)
 
 
 def describe_event(trigger: TriggerIn) -> str:

@@ -223,3 +223,12 @@ def test_first_clause_is_cut_as_soon_as_it_streams_in_past_the_minimum() -> None
     assert c.push("Hi, kid, sit down, the broth is hot. ") == ["Hi, kid, sit down,"]
     assert c.push("Eat, then talk. ") == ["the broth is hot."]
     assert c.flush() == ["Eat, then talk."]
+
+
+def test_a_first_sentence_without_any_boundary_is_cut_at_twice_the_clause_length() -> None:
+    # A small model running on without spaces or sentence ends: the first audio must not
+    # wait for max_chars of it.
+    c = SentenceChunker(first_clause_chars=60, max_chars=250)
+    out = c.push("I am." + "Iam." * 60)
+    assert out and len(out[0]) <= 120
+    assert "".join(out + c.flush()).replace(" ", "") == ("I am." + "Iam." * 60).replace(" ", "")

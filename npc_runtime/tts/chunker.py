@@ -167,6 +167,10 @@ class SentenceChunker:
             later = [c for c in clauses if c <= self.max_chars]
             if later:
                 return later[0]
+            # No boundary at all ("I am.Iam.Iam…", a small model running on): the first
+            # audio waits for twice first_limit at most, not for max_chars.
+            if min(pos, len(buf)) > 2 * first_limit:
+                return self._hard_cut(buf, pos, 2 * first_limit)
         if kind is not _End.NONE and pos <= self.max_chars:
             return pos if kind is _End.FOUND else None
         if kind is _End.NONE and len(buf) <= self.max_chars:
@@ -176,9 +180,10 @@ class SentenceChunker:
     def _clause_cuts(self, buf: str) -> list[int]:
         return [m.end() for m in _CLAUSE.finditer(buf)]
 
-    def _hard_cut(self, buf: str, stop: int) -> int:
-        """Cut an over-long sentence at max_chars: clause boundary, else space, else anywhere."""
-        limit = self.max_chars
+    def _hard_cut(self, buf: str, stop: int, limit: int | None = None) -> int:
+        """Cut an over-long sentence at `limit` (max_chars): clause boundary, else space,
+        else anywhere."""
+        limit = limit or self.max_chars
         clauses = [c for c in self._clause_cuts(buf) if c <= min(limit, stop)]
         if clauses:
             return clauses[-1]
