@@ -114,9 +114,9 @@ class AsrSettings(BaseModel):
     complete_silence_ms: int = Field(200, ge=0, le=3000)
     incomplete_silence_ms: int = Field(700, ge=0, le=3000)
     # While the player speaks, transcribe what was said so far this often (ms of
-    # speech), send it as an interim UserTranscript, recall memories for it and
-    # prime the prompt with them, so the turn's prompt is read before the player
-    # stops. 0 = off.
+    # speech), recall memories for it and prime the prompt with them, so the turn's
+    # prompt is read before the player stops. Internal: clients get no interim
+    # UserTranscript. 0 = off.
     interim_every_ms: int = Field(900, ge=0, le=10_000)
 
 

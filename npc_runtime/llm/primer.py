@@ -30,7 +30,7 @@ class PrimeStats:
     """Counts across the runtime (metrics)."""
 
     sent: int = 0  # primings that reached the engine
-    skipped: int = 0  # the prompt prefix was already primed
+    skipped: int = 0  # already primed, or superseded by a newer one before it was sent
     failed: int = 0
 
 
@@ -48,7 +48,6 @@ class PromptPrimer:
         self._last: tuple[tuple[str, str], ...] | None = None
         self._waiting: GenerationRequest | None = None
         self._task: asyncio.Task[None] | None = None
-        self.last_ms = 0.0  # how long the last priming took, for the designer view
 
     @property
     def busy(self) -> bool:
@@ -79,7 +78,6 @@ class PromptPrimer:
     async def _run(self, first: GenerationRequest) -> None:
         request: GenerationRequest | None = first
         while request is not None:
-            t0 = time.perf_counter()
             try:
                 # warmup: a one-token request on engines with a prefix cache, nothing on
                 # the scripted backend (whose replies are a script, not a cache).
@@ -90,7 +88,6 @@ class PromptPrimer:
                 self.stats.failed += 1
                 self._last = None
                 log.debug("prompt priming failed: %s", e)
-            self.last_ms = (time.perf_counter() - t0) * 1000.0
             request, self._waiting = self._waiting, None
 
     async def settle(self, timeout_s: float = 5.0) -> float:
@@ -110,7 +107,7 @@ class PromptPrimer:
         return (time.perf_counter() - t0) * 1000.0
 
     async def drained(self) -> None:
-        """Until every queued priming has been sent (tests, shutdown)."""
+        """Until every queued priming has been sent (for tests)."""
         while (task := self._task) is not None and not task.done():
             await asyncio.wait({task})
 
