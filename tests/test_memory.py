@@ -327,6 +327,35 @@ async def test_reflection_is_written_when_importance_adds_up(data_dir: Path) -> 
         await memory.close()
 
 
+async def test_forgetting_a_player_cancels_a_reflection_still_waiting(data_dir: Path) -> None:
+    # Reflections wait for a quiet engine; one finishing after the player was forgotten
+    # would write about them again.
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def reflect(prompt: str) -> str:
+        started.set()
+        await release.wait()
+        return "The player is called Zorblax."
+
+    memory = await Memory.open(
+        settings_for(data_dir, db=1, reflection_threshold=5),
+        embedder=HashEmbedder(),
+        reflect=reflect,
+    )
+    try:
+        await memory.remember_event("jin", "gone", "Zorblax fixed my stall.", importance=8)
+        await asyncio.wait_for(started.wait(), 10)
+        await memory.forget_player("gone")
+        release.set()
+        await memory.wait_idle()
+        data = await memory.export_player("gone")
+        assert not data["characters"], data
+        assert memory.stats.reflections == 0
+    finally:
+        await memory.forget_player("gone")
+        await memory.close()
+
+
 async def test_history_resumes_from_another_instance_and_stays_capped(data_dir: Path) -> None:
     settings = settings_for(data_dir, db=1, history_max=4)
     a = await Memory.open(settings, embedder=HashEmbedder())

@@ -77,6 +77,10 @@ class Memory:
         )
         self._meta_checked = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Reflections in the background and whom they are about (character, player):
+        # forgetting the player cancels them, or one finishing later (they wait for a
+        # quiet engine) would write about the player again.
+        self._reflections: dict[asyncio.Task[None], tuple[str, str]] = {}
 
     # --- life cycle -------------------------------------------------------------
 
@@ -333,7 +337,9 @@ class Memory:
             if since >= self.cfg.reflection_threshold:
                 await self.guard.write([("HSET", keys.reflection(cid, player_id), "since", 0)])
                 name = character if isinstance(character, str) else character.name
-                self._spawn(self._reflect(cid, name, player_id, game_time_h))
+                task = self._spawn(self._reflect(cid, name, player_id, game_time_h))
+                self._reflections[task] = (cid, player_id)
+                task.add_done_callback(self._reflections.pop)
 
     async def _reflect(
         self, character_id: str, name: str, player_id: str, game_time_h: float | None
@@ -401,6 +407,14 @@ class Memory:
 
     async def forget_player(self, player_id: str, character_id: str | None = None) -> int:
         """Delete everything stored about the player; returns the number of keys removed."""
+        pending = [
+            t
+            for t, (cid, pid) in self._reflections.items()
+            if pid == player_id and (character_id is None or cid == character_id)
+        ]
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         self.queue.drop_player(player_id, character_id)
         return await privacy.forget(self.connection.bulk, player_id, character_id)
 
@@ -426,7 +440,7 @@ class Memory:
         )
         self._meta_checked = True
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def _spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
                 await coro
@@ -438,3 +452,4 @@ class Memory:
         task = asyncio.create_task(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
