@@ -249,6 +249,10 @@ class Runtime:
 
         Raises ConnectionError when the memory store is down: a forget must not
         silently leave data behind."""
+        # Writes queued by the player's last turns land first, or one finishing after
+        # the delete (embedding takes a moment) would store them again.
+        await self.writes.settle(timeout=10.0)
+        await self.emotions.saves.settle(timeout=10.0)
         self.emotions.forget(player_id, character_id)
         if self.memory is None:
             return 0
