@@ -153,6 +153,9 @@ class LlmSettings(BaseModel):
     # while the player speaks, so the turn reads only its recall and the player's
     # words (llm/primer.py).
     prime_prompts: bool = True
+    # Embedded engine: write the reply's opening ({"emotion":") into the prompt instead of
+    # decoding it token by token (~100 ms sooner to the first word on two cores).
+    prefill_reply: bool = True
 
     @field_validator("base_url")
     @classmethod

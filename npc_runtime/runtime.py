@@ -95,6 +95,7 @@ def load_llm(settings: Settings) -> LLMBackend:
         n_parallel=settings.llm.n_parallel,
         n_threads=settings.llm.n_threads,
         n_threads_batch=settings.llm.n_threads_batch,
+        prefill=settings.llm.prefill_reply,
     )
 
 

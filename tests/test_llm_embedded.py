@@ -19,7 +19,12 @@ from npc_runtime.llm.base import (
     LLMError,
     StreamState,
 )
-from npc_runtime.llm.embedded import EmbeddedLLM, EmbeddedStream, bundled_model_path
+from npc_runtime.llm.embedded import (
+    EmbeddedLLM,
+    EmbeddedStream,
+    bundled_model_path,
+    prefill_for,
+)
 from npc_runtime.llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
 
 pytestmark = pytest.mark.models
@@ -107,6 +112,42 @@ async def test_json_schema_reply_is_compact_valid_json(llm: EmbeddedLLM) -> None
     assert not re.search(r"\s", re.sub(r'"(?:[^"\\]|\\.)*"', "", text))
 
 
+def test_prefill_covers_schemas_that_open_with_a_string_enum() -> None:
+    prefill = prefill_for(SCHEMA)
+    assert prefill is not None and prefill.text == '{"emotion":"'
+    # The grammar picks up after the opening quote and closes the object itself.
+    assert '"neutral" | "joy" | "anger" | "fear"' in prefill.grammar
+    assert prefill.grammar.index('",\\"say\\":') < prefill.grammar.index(',\\"actions\\":')
+    free_first = {**SCHEMA, "properties": {"say": SCHEMA["properties"]["say"]}}
+    free_first["required"] = ["say"]
+    optional = {**SCHEMA, "required": ["emotion", "say"]}
+    open_ended = {**SCHEMA, "additionalProperties": True}
+    for schema in (free_first, optional, open_ended, {"type": "array"}):
+        assert prefill_for(schema) is None
+
+
+async def test_prefilled_reply_arrives_whole_and_starts_at_the_emotion(llm: EmbeddedLLM) -> None:
+    deltas: list[str] = []
+    async with llm.stream(chat("Is the forge hot today?", json_schema=SCHEMA, seed=2)) as s:
+        deltas = [d async for d in s]
+    # The prefilled opening rides on the first decoded token: nothing was decoded for it.
+    assert deltas[0].startswith('{"emotion":"') and len(deltas[0]) > len('{"emotion":"')
+    reply = json.loads("".join(deltas))
+    assert reply["emotion"] in SCHEMA["properties"]["emotion"]["enum"] and reply["say"]
+    assert s.stats.first_token_ms > 0
+
+
+async def test_without_prefill_the_whole_reply_is_decoded(llm: EmbeddedLLM) -> None:
+    llm.prefill = False
+    try:
+        async with llm.stream(chat("Is the forge hot today?", json_schema=SCHEMA, seed=2)) as s:
+            deltas = [d async for d in s]
+    finally:
+        llm.prefill = True
+    assert deltas[0] == '{"'
+    assert set(json.loads("".join(deltas))) == {"emotion", "say", "actions"}
+
+
 async def test_reply_parser_streams_the_line_from_the_real_model(llm: EmbeddedLLM) -> None:
     parser = ReplyStreamParser()
     events = []
@@ -180,7 +221,8 @@ async def test_warmup_fills_the_prefix_cache(llm: EmbeddedLLM) -> None:
     async with llm.stream(request) as s:
         async for _ in s:
             pass
-    assert s.stats.cached_tokens >= s.stats.prompt_tokens - 2
+    # All but the prefilled reply opening ({"emotion":"), which a priming leaves out.
+    assert s.stats.cached_tokens >= s.stats.prompt_tokens - 8
 
 
 async def test_two_streams_generate_concurrently(llm: EmbeddedLLM) -> None:
