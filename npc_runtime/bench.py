@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import statistics
@@ -96,6 +97,8 @@ async def _one_turn(
     row["speculative"] = float(row["speculative"])
     row["transcript"] = result.transcript  # type: ignore[assignment]
     row["reply"] = result.text  # type: ignore[assignment]
+    # A turn that ended in an error has no first audio: say why in the log and the JSON.
+    row["errors"] = [f"{e.code}: {e.message}" for e in result.errors]  # type: ignore[assignment]
     return row
 
 
@@ -183,6 +186,8 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
                     f"ms after speech | heard {row['transcript']!r} → {row['reply'][:50]!r}",
                     file=sys.stderr,
                 )
+                for err in row["errors"]:
+                    print(f"  error: {err}", file=sys.stderr)
     finally:
         for proc in procs:
             proc.terminate()
@@ -195,6 +200,9 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
             f" {summaries[n][stage]['p50']:15.1f} {summaries[n][stage]['p95']:7.1f}" for n in names
         )
         print(f"{stage:24s}{cells}")
+    failed = {n: sum(map(_failed, rows[n])) for n in names}
+    if any(failed.values()):
+        print(f"turns without audio (left out above): {failed}", file=sys.stderr)
     if args.json:
         doc = {
             "bench": "latency",
@@ -208,15 +216,22 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
             "configs": {n: configs[n] for n in names},
             "summary": summaries[names[-1]],
             "summaries": summaries,
+            "failed_turns": failed,
             "rows": rows[names[-1]],
             "all_rows": rows,
         }
         await asyncio.to_thread(Path(args.json).write_text, json.dumps(doc, indent=2))
         print(f"wrote {args.json}", file=sys.stderr)
-    return 0
+    return 1 if any(failed.values()) else 0
+
+
+def _failed(row: dict[str, Any]) -> bool:
+    return bool(row.get("errors")) or math.isnan(float(row["client_first_audio_ms"]))
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    # A turn with no audio has no latency: it is counted apart (failed_turns), not as NaN.
+    rows = [r for r in rows if not _failed(r)]
     return {
         stage: {
             "p50": round(percentile([float(r[stage]) for r in rows], 50), 1),

@@ -23,7 +23,7 @@ from .emotion import EmotionBook, EmotionState
 from .llm.base import ChatMessage, GenerationRequest, LLMBackend
 from .llm.embedded import EmbeddedLLM
 from .llm.openai_compat import OpenAICompatLLM
-from .llm.primer import PrimeStats
+from .llm.primer import InFlight, PrimeStats
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory
 from .scene.registry import SceneRegistry
@@ -114,6 +114,7 @@ class Runtime:
     emotions: EmotionBook = field(default_factory=EmotionBook)
     speculations: SpeculationStats = field(default_factory=SpeculationStats)
     primes: PrimeStats = field(default_factory=PrimeStats)
+    primes_in_flight: InFlight = field(default_factory=InFlight)
     # Sessions whose player is mid-utterance: their turn's prompt is being read ahead.
     players_speaking: int = 0
     # Scene graphs by world id, shared by the sessions (NPCs) in each world.

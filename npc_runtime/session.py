@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import enum
 import logging
 import time
@@ -182,7 +183,9 @@ class Session:
             recall_tokens=s.memory.recall_tokens,
             reply_timeout_s=s.llm.reply_timeout_s,
             tts_timeout_s=s.tts.timeout_s,
-            primer=PromptPrimer(self.runtime.llm, self.runtime.primes)
+            primer=PromptPrimer(
+                self.runtime.llm, self.runtime.primes, self.runtime.primes_in_flight
+            )
             if s.llm.prime_prompts
             else None,
         )
@@ -335,10 +338,10 @@ class Session:
         much more gets its own recall."""
         heard = self._heard_so_far
         if heard is None or heard.utterance_id != utterance_id:
+            log.debug("session %s: no interim recall for %r", self.id, text)
             return None
-        # The last word heard so far may have been cut off mid-way: it need not match.
-        so_far, final = _words(heard.text)[:-1], _words(text)
-        if final[: len(so_far)] != so_far or 2 * (len(so_far) + 1) < len(final):
+        if not interim_covers(heard.text, text):
+            log.debug("session %s: interim %r does not cover %r", self.id, heard.text, text)
             return None
         self.speculations.early_recalls += 1
         return heard.recall
@@ -1024,6 +1027,24 @@ def _exchange(turn: Turn, heard: str) -> Exchange | None:
 
 def _words(text: str) -> list[str]:
     return [w.strip(".,!?;:…\"'").lower() for w in text.split()]
+
+
+def interim_covers(interim: str, final: str) -> bool:
+    """Whether a recall made for `interim` (heard while the player spoke) serves the
+    utterance `final`: the interim is most of the final's beginning and said at least
+    half of it.
+
+    The last interim word may have been cut off mid-way, so it need not match. Whisper
+    hears a cut-off utterance less surely than a whole one ("reign" for "rain"), so up
+    to one word in four may differ: the recall, made from the words' meaning, hardly
+    changes, and redoing it re-reads its ~120 tokens on the turn's path (~400 ms).
+    """
+    so_far, words = _words(interim)[:-1], _words(final)
+    if 2 * (len(so_far) + 1) < len(words):
+        return False
+    head = words[: len(so_far) + 1]  # one spare word: an insertion shifts the rest
+    same = sum(b.size for b in difflib.SequenceMatcher(None, so_far, head).get_matching_blocks())
+    return 4 * same >= 3 * len(so_far)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from npc_runtime.characters import load_character
 from npc_runtime.client import Conversation, channel
 from npc_runtime.llm.base import GenerationRequest, LLMBackend
 from npc_runtime.llm.embedded import EmbeddedLLM
-from npc_runtime.llm.primer import PromptPrimer
+from npc_runtime.llm.primer import InFlight, PrimeStats, PromptPrimer
 from npc_runtime.llm.prompt import Exchange
 from npc_runtime.llm.scripted import ScriptedLLM, canned_reply
 from npc_runtime.runtime import Runtime
@@ -77,6 +77,27 @@ async def test_only_the_newest_waiting_priming_is_sent() -> None:
     await primer.drained()
     recalls = [r.messages[-1].content for r in llm.primed]
     assert len(recalls) == 2 and "abc" in recalls[-1] and "ab\n" not in recalls[-1]
+
+
+async def test_two_sessions_priming_the_same_prompt_send_it_once() -> None:
+    # A player's closing session and their next one both prime the conversation so far.
+    llm = _CountingLLM(delay_s=0.2)
+    stats, in_flight = PrimeStats(), InFlight()
+    closing = PromptPrimer(llm, stats, in_flight)
+    opening = PromptPrimer(llm, stats, in_flight)
+    closing.prime(_config(llm).request(HISTORY, ""))
+    await asyncio.sleep(0.01)
+    opening.prime(_config(llm).request(HISTORY, ""))
+    # The second waits for the first, so a turn of the new session waits for it too.
+    waited = await opening.settle(timeout_s=5.0)
+    assert 100 < waited < 2000
+    assert len(llm.primed) == 1 and stats.sent == 1 and stats.skipped == 1
+    assert len(in_flight) == 0
+    # A different prompt is sent beside it, not held back.
+    opening.prime(_config(llm).request(HISTORY[:1], ""))
+    closing.prime(_config(llm).request(HISTORY, "", recall="You remember: pork."))
+    await asyncio.gather(opening.drained(), closing.drained())
+    assert len(llm.primed) == 3
 
 
 async def test_a_turn_waits_for_the_priming_in_flight_and_not_past_it() -> None:
@@ -243,3 +264,22 @@ async def test_a_background_reflection_gives_way_to_a_conversation(runtime: obje
     llm.others = 0  # quiet again: it runs to the end
     text = await asyncio.wait_for(task, 10)
     assert text == "I think the player likes spicy food a lot." and len(llm.streams) == 2
+
+
+def test_an_interim_that_misheard_one_word_still_covers_the_utterance() -> None:
+    from npc_runtime.session import interim_covers
+
+    # Whisper on the cut-off audio heard "reign"; the whole utterance says "rain".
+    assert interim_covers("Is it going to reign again to", "Is it going to rain again tonight?")
+    # Exact beginnings, the last interim word cut off mid-way.
+    assert interim_covers("Can I get a bowl of noo", "Can I get a bowl of noodles, please?")
+
+
+def test_an_interim_that_heard_something_else_or_too_little_does_not_cover_it() -> None:
+    from npc_runtime.session import interim_covers
+
+    assert not interim_covers("Where is the bus stop", "Can I get a bowl of noodles, please?")
+    # Two of the four words differ: a different question, not a mishearing.
+    assert not interim_covers("Do you sell pork buns", "Do you know anyone who fixes implants?")
+    # Right, but under half of what was finally said: its recall was for too little.
+    assert not interim_covers("What is", "What is the best ramen you make for a cold night?")

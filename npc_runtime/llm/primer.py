@@ -34,6 +34,44 @@ class PrimeStats:
     failed: int = 0
 
 
+_Key = tuple[tuple[str, str], ...]
+
+
+class InFlight:
+    """The primings being read by the engine, across sessions, by prompt.
+
+    Two sessions often prime the very same prompt at once: when a player's session
+    closes after a turn and their next one opens, both send the conversation so far.
+    Sent twice, the copies go to two engine slots and share the two cores, and each
+    takes twice as long (measured: ~1.3 s each instead of well under 0.5 s), which
+    delays the next turn's listening ahead. The second waits for the first instead.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[_Key, asyncio.Future[None]] = {}
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def running(self, key: _Key) -> asyncio.Future[None] | None:
+        return self._running.get(key)
+
+    def begin(self, key: _Key) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._running[key] = done
+        return done
+
+    def end(self, key: _Key, done: asyncio.Future[None]) -> None:
+        if self._running.get(key) is done:
+            del self._running[key]
+        if not done.done():
+            done.set_result(None)
+
+
+def _key(request: GenerationRequest) -> _Key:
+    return tuple((m.role, m.content) for m in request.messages)
+
+
 class PromptPrimer:
     """One per session. `prime` is fire-and-forget; `settle` waits for the one in flight.
 
@@ -42,10 +80,14 @@ class PromptPrimer:
     version is stale before it starts.
     """
 
-    def __init__(self, llm: LLMBackend, stats: PrimeStats | None = None) -> None:
+    def __init__(
+        self, llm: LLMBackend, stats: PrimeStats | None = None, in_flight: InFlight | None = None
+    ) -> None:
         self._llm = llm
         self.stats = stats or PrimeStats()
-        self._last: tuple[tuple[str, str], ...] | None = None
+        # Shared by the sessions of one engine; a primer of its own sees only itself.
+        self.in_flight = InFlight() if in_flight is None else in_flight  # empty is falsy
+        self._last: _Key | None = None
         self._waiting: GenerationRequest | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -55,7 +97,7 @@ class PromptPrimer:
 
     def prime(self, request: GenerationRequest) -> bool:
         """Send `request`'s prompt ahead unless it is the one primed last; True if queued."""
-        key = tuple((m.role, m.content) for m in request.messages)
+        key = _key(request)
         if key == self._last:
             self.stats.skipped += 1
             return False
@@ -78,16 +120,27 @@ class PromptPrimer:
     async def _run(self, first: GenerationRequest) -> None:
         request: GenerationRequest | None = first
         while request is not None:
-            try:
-                # warmup: a one-token request on engines with a prefix cache, nothing on
-                # the scripted backend (whose replies are a script, not a cache).
-                await self._llm.warmup(request)
-                self.stats.sent += 1
-            except LLMError as e:
-                # Priming is an optimisation: the turn itself reports engine trouble.
-                self.stats.failed += 1
-                self._last = None
-                log.debug("prompt priming failed: %s", e)
+            key = _key(request)
+            other = self.in_flight.running(key)
+            if other is not None:
+                # Another session is priming this very prompt: the cache will hold it
+                # when that one ends. (shield: cancelling this primer must not end it.)
+                self.stats.skipped += 1
+                await asyncio.shield(other)
+            else:
+                done = self.in_flight.begin(key)
+                try:
+                    # warmup: a one-token request on engines with a prefix cache, nothing
+                    # on the scripted backend (whose replies are a script, not a cache).
+                    await self._llm.warmup(request)
+                    self.stats.sent += 1
+                except LLMError as e:
+                    # Priming is an optimisation: the turn itself reports engine trouble.
+                    self.stats.failed += 1
+                    self._last = None
+                    log.debug("prompt priming failed: %s", e)
+                finally:
+                    self.in_flight.end(key, done)
             request, self._waiting = self._waiting, None
 
     async def settle(self, timeout_s: float = 5.0) -> float:
