@@ -323,6 +323,18 @@ class Session:
         text = result.text.strip()
         if not text or utterance_id != self._utterance_id or self._turn is not None:
             return
+        heard = self._heard_so_far
+        # Room for the ~2 words said before the next interim: the utterance may end there.
+        if (
+            heard is not None
+            and heard.utterance_id == utterance_id
+            and interim_covers(heard.text, text, spare_words=2)
+        ):
+            # The recall made for the earlier words still serves these, and its prompt is
+            # read already. A new one would change the prompt at the recall and have the
+            # engine read ~120 tokens again, often still reading when the player stops
+            # (measured: turns waited 230-540 ms for such a priming).
+            return
         history = history_window(self.history, self._history_len())
         recall = await recall_for(self.turn_config, history, text, self.game_time_h)
         if recall is None or utterance_id != self._utterance_id or self._turn is not None:
@@ -1029,7 +1041,7 @@ def _words(text: str) -> list[str]:
     return [w.strip(".,!?;:…\"'").lower() for w in text.split()]
 
 
-def interim_covers(interim: str, final: str) -> bool:
+def interim_covers(interim: str, final: str, spare_words: int = 0) -> bool:
     """Whether a recall made for `interim` (heard while the player spoke) serves the
     utterance `final`: the interim is most of the final's beginning and said at least
     half of it.
@@ -1038,9 +1050,10 @@ def interim_covers(interim: str, final: str) -> bool:
     hears a cut-off utterance less surely than a whole one ("reign" for "rain"), so up
     to one word in four may differ: the recall, made from the words' meaning, hardly
     changes, and redoing it re-reads its ~120 tokens on the turn's path (~400 ms).
+    `spare_words`: room left for words the player has yet to say.
     """
     so_far, words = _words(interim)[:-1], _words(final)
-    if 2 * (len(so_far) + 1) < len(words):
+    if 2 * (len(so_far) + 1) < len(words) + spare_words:
         return False
     head = words[: len(so_far) + 1]  # one spare word: an insertion shifts the rest
     same = sum(b.size for b in difflib.SequenceMatcher(None, so_far, head).get_matching_blocks())

@@ -283,3 +283,13 @@ def test_an_interim_that_heard_something_else_or_too_little_does_not_cover_it() 
     assert not interim_covers("Do you sell pork buns", "Do you know anyone who fixes implants?")
     # Right, but under half of what was finally said: its recall was for too little.
     assert not interim_covers("What is", "What is the best ramen you make for a cold night?")
+
+
+def test_an_earlier_interim_keeps_serving_while_it_leaves_room_for_more_words() -> None:
+    from npc_runtime.session import interim_covers
+
+    # Heard "What is the best", then "What is the best ram and": the first recall still
+    # covers what may be said next, so it is kept (and no new prompt is read).
+    assert interim_covers("What is the best", "What is the best ram and", spare_words=2)
+    # Too little of the next words: a new recall for them.
+    assert not interim_covers("What is the", "What is the best ram", spare_words=2)
