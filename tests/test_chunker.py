@@ -232,3 +232,30 @@ def test_a_first_sentence_without_any_boundary_is_cut_at_twice_the_clause_length
     out = c.push("I am." + "Iam." * 60)
     assert out and len(out[0]) <= 120
     assert "".join(out + c.flush()).replace(" ", "") == ("I am." + "Iam." * 60).replace(" ", "")
+
+
+def test_first_chunk_ends_before_a_phrase_opening_word_when_no_comma_comes_early() -> None:
+    # Measured: each character of the first chunk costs ~6 ms of first audio (decode
+    # and synthesis), so "I'd love to help you" starts ~100 ms before the whole line.
+    reply = "I'd love to help you with your order tonight. Sit down."
+    c = SentenceChunker(60, first_clause_min_chars=16)
+    out: list[str] = []
+    for ch in reply:
+        out.extend(c.push(ch))
+    out.extend(c.flush())
+    assert out == ["I'd love to help you", "with your order tonight.", "Sit down."]
+    early = {"first_clause_chars": 60, "first_clause_min_chars": 16}
+    assert streamed(reply, [3, 5, 1], **early) == whole(reply, **early) == out
+    # Not before the minimum, not at a word that qualifies what follows, not later on.
+    assert whole("Go and eat. I'm so glad that you came by with him.", **early) == [
+        "Go and eat.",
+        "I'm so glad that you came by with him.",
+    ]
+
+
+def test_first_chunk_waits_for_the_phrase_word_to_be_whole() -> None:
+    c = SentenceChunker(60, first_clause_min_chars=16)
+    assert c.push("I've been cooking here fo") == []  # "fo" may be "for", or "forever"
+    assert c.push("rever") == []
+    c = SentenceChunker(60, first_clause_min_chars=16)
+    assert c.push("I've been cooking here for ") == ["I've been cooking here"]

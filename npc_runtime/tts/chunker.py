@@ -17,6 +17,15 @@ _CLOSERS = "\"'”’»)\\]}*"
 _SENTENCE_END = re.compile(rf"[.!?…]+[{_CLOSERS}]*|\n")
 # Clause boundaries; the cut goes after the punctuation.
 _CLAUSE = re.compile(rf"[,;:][{_CLOSERS}]*(?=\s)|\s[-–—](?=\s)|—(?=\S)")
+# Before a word that opens a new phrase ("... help you | with your order"): a speaker
+# may breathe there, so the first chunk can end there when no comma comes early. Only
+# once the word is whole (a space follows it); not "so" or "that", which more often
+# qualify what follows ("so good", "that bowl").
+_PHRASE = re.compile(
+    r"\s(?=(?:and|but|or|because|with|when|while|where|who|which|if|for|about|after"
+    r"|before|until|since|though|although|unless)\s)",
+    re.IGNORECASE,
+)
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
 # Words that take a "." without ending a sentence ("Dr. Smith", "e.g. this").
 ABBREVIATIONS = frozenset(
@@ -85,7 +94,9 @@ class SentenceChunker:
 
     first_clause_chars: if the first sentence of a reply is longer than this,
     it is cut at a clause boundary (",", ";", ":", a dash) so the first audio
-    starts sooner; None disables. max_chars: no chunk is longer than this
+    starts sooner; None disables. first_clause_min_chars: the first chunk ends at
+    the first clause boundary, or before a phrase-opening word ("with", "because"),
+    past this many characters; None disables. max_chars: no chunk is longer than this
     (cut at a clause boundary, else a space).
     """
 
@@ -149,7 +160,8 @@ class SentenceChunker:
         kind, pos = _find_end(buf, final)
         early = self.first_clause_min_chars if self._first else None
         if early is not None:
-            clauses = [c for c in self._clause_cuts(buf) if early <= c < pos]
+            cuts = self._clause_cuts(buf) + [m.start() for m in _PHRASE.finditer(buf)]
+            clauses = sorted(c for c in cuts if early <= c < pos)
             if clauses and clauses[0] <= self.max_chars:
                 return clauses[0]
         first_limit = self.first_clause_chars if self._first else None
