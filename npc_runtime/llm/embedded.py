@@ -216,6 +216,10 @@ class EmbeddedLLM(LLMBackend):
         return str(self._server.listening_address)
 
     def request_body(self, request: GenerationRequest) -> dict[str, Any]:
+        return self._body_and_lead(request)[0]
+
+    def _body_and_lead(self, request: GenerationRequest) -> tuple[dict[str, Any], str]:
+        """The engine request, and the reply start it prefills ('' when none)."""
         body: dict[str, Any] = {
             "messages": _messages(request.messages),
             "stream": True,
@@ -227,26 +231,23 @@ class EmbeddedLLM(LLMBackend):
         }
         if request.seed is not None:
             body["seed"] = request.seed
-        if request.json_schema is not None:
-            prefill = prefill_for(request.json_schema) if self.prefill else None
-            if prefill is None:
-                body["grammar"] = llguidance_grammar(request.json_schema)
-            else:
-                # llama.cpp continues a trailing assistant message instead of starting one.
-                body["messages"].append({"role": "assistant", "content": prefill.text})
-                body["grammar"] = prefill.grammar
-        return body
+        if request.json_schema is None:
+            return body, ""
+        prefill = prefill_for(request.json_schema) if self.prefill else None
+        if prefill is None:
+            body["grammar"] = llguidance_grammar(request.json_schema)
+            return body, ""
+        # llama.cpp continues a trailing assistant message instead of starting one.
+        body["messages"].append({"role": "assistant", "content": prefill.text})
+        body["grammar"] = prefill.grammar
+        return body, prefill.text
 
     def stream(self, request: GenerationRequest) -> EmbeddedStream:
         if self._server is None:
             raise LLMError("the embedded LLM is closed; load a new one")
-        body = self.request_body(request)
-        messages = body["messages"]
         # A prefilled reply start comes back as part of the first delta: readers see the
         # whole reply, and first_token_ms still times the first decoded token.
-        lead = ""
-        if len(messages) > len(request.messages) and messages[-1]["role"] == "assistant":
-            lead = messages[-1]["content"]
+        body, lead = self._body_and_lead(request)
         return EmbeddedStream(self, body, lead)
 
     async def warmup(self, request: GenerationRequest) -> None:

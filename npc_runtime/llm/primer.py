@@ -88,7 +88,8 @@ class PromptPrimer:
         # Shared by the sessions of one engine; a primer of its own sees only itself.
         self.in_flight = InFlight() if in_flight is None else in_flight  # empty is falsy
         self._last: _Key | None = None
-        self._waiting: GenerationRequest | None = None
+        # The newest priming not yet sent, with its key.
+        self._waiting: tuple[GenerationRequest, _Key] | None = None
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -107,9 +108,9 @@ class PromptPrimer:
         # No schema: one token is generated, and a grammar only costs set-up time.
         one = dataclasses.replace(request, max_tokens=1, json_schema=None, temperature=0.0)
         if self.busy:
-            self._waiting = one
+            self._waiting = (one, key)
         else:
-            self._task = asyncio.get_running_loop().create_task(self._run(one))
+            self._task = asyncio.get_running_loop().create_task(self._run((one, key)))
         return True
 
     def forget(self) -> None:
@@ -117,10 +118,10 @@ class PromptPrimer:
         self._last = None
         self._waiting = None
 
-    async def _run(self, first: GenerationRequest) -> None:
-        request: GenerationRequest | None = first
-        while request is not None:
-            key = _key(request)
+    async def _run(self, first: tuple[GenerationRequest, _Key]) -> None:
+        item: tuple[GenerationRequest, _Key] | None = first
+        while item is not None:
+            request, key = item
             other = self.in_flight.running(key)
             if other is not None:
                 # Another session is priming this very prompt: the cache will hold it
@@ -141,7 +142,7 @@ class PromptPrimer:
                     log.debug("prompt priming failed: %s", e)
                 finally:
                     self.in_flight.end(key, done)
-            request, self._waiting = self._waiting, None
+            item, self._waiting = self._waiting, None
 
     async def settle(self, timeout_s: float = 5.0) -> float:
         """A turn is about to ask: drop primings not yet sent (the turn's own request
