@@ -139,6 +139,50 @@ SEQUENTIAL_ENV = {
 }
 
 
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all CPUs from /proc/stat; None where there is none."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return fields[3] + fields[4], sum(fields)  # idle + iowait
+
+
+async def wait_for_idle_cpu(
+    busy_below: float = 0.15, window_s: float = 0.3, max_wait_s: float = 15.0
+) -> float:
+    """Until the CPUs were less than `busy_below` busy over one `window_s`, at most
+    `max_wait_s`; the seconds waited (0 where the load cannot be read)."""
+    t0 = time.perf_counter()
+    last = _cpu_times()
+    if last is None:
+        return 0.0
+    while time.perf_counter() - t0 < max_wait_s:
+        await asyncio.sleep(window_s)
+        now = _cpu_times()
+        assert now is not None
+        idle, total = now[0] - last[0], now[1] - last[1]
+        last = now
+        if total > 0 and 1.0 - idle / total < busy_below:
+            break
+    return time.perf_counter() - t0
+
+
+def parse_env_settings(items: list[str]) -> dict[str, str]:
+    """`NPC_SECTION__KEY=VALUE` strings as an environment for a server."""
+    env: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("NPC_") or key != key.strip() or not key[4:]:
+            raise ValueError(
+                f"{item!r} is not NPC_KEY=VALUE; settings are named as environment "
+                "variables, e.g. NPC_LLM__FLASH_ATTN=auto"
+            )
+        env[key] = value
+    return env
+
+
 def runtime_share_ms(row: dict[str, Any]) -> float:
     """The runtime's own time on the path to the first audio: the gaps between one
     stage ending and the next starting (model compute and the end-of-speech silence
@@ -156,15 +200,22 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
     clips = await _speech_clips()
     # One server per configuration; turns alternate between them so the machine's
     # background load falls on both alike.
-    configs: dict[str, dict[str, str]] = (
-        {"sequential": SEQUENTIAL_ENV, "overlapped": {}} if args.compare else {"server": {}}
-    )
+    configs: dict[str, dict[str, str]] = {"server": {}}
+    if getattr(args, "baseline_env", None):
+        configs = {"baseline": args.baseline_env, "default": {}}
+    elif args.compare:
+        configs = {"sequential": SEQUENTIAL_ENV, "overlapped": {}}
+    compare = len(configs) > 1
+    if getattr(args, "greedy", False):
+        # Sampled replies differ from run to run, and a reply's first chunk length and
+        # the history it leaves move first audio more than most settings do.
+        configs = {n: {"NPC_LLM__TEMPERATURE": "0", **env} for n, env in configs.items()}
     procs: list[asyncio.subprocess.Process] = []
     addresses: dict[str, str] = {}
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in configs}
     try:
         for name, env in configs.items():
-            if args.address and not args.compare:
+            if args.address and not compare:
                 addresses[name] = args.address
                 continue
             print(f"… starting a server ({name})", file=sys.stderr)
@@ -175,6 +226,10 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
         for i in range(total):
             _q, clip, speech_end = clips[i % len(clips)]
             for name in configs:
+                if compare:
+                    # The other server's work after its turn (priming the next prompt,
+                    # reflecting) would land on this turn: start on a quiet machine.
+                    await wait_for_idle_cpu()
                 player = f"bench-{name}-{run}"
                 row = await _one_turn(addresses[name], args.character, clip, speech_end, player)
                 measured = i >= args.warmup

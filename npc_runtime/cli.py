@@ -236,8 +236,16 @@ async def _talk(args: argparse.Namespace) -> int:
 
 
 async def _bench(args: argparse.Namespace) -> int:
-    from .bench import run_latency_bench
+    from .bench import parse_env_settings, run_latency_bench
 
+    try:
+        args.baseline_env = parse_env_settings(args.baseline_env)
+    except ValueError as e:
+        print(f"--baseline-env: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.baseline_env and args.address:
+        print("--baseline-env starts its own two servers: leave out --address", file=sys.stderr)
+        return EXIT_USAGE
     return await run_latency_bench(args)
 
 
@@ -455,6 +463,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run two servers, one with the pipeline overlap (speculation, adaptive end of "
         "speech, early first clause) turned off, and alternate turns between them",
+    )
+    bl.add_argument(
+        "--baseline-env",
+        action="append",
+        default=[],
+        metavar="NPC_KEY=VALUE",
+        help="compare against a server started with this setting instead (repeatable), "
+        "e.g. --baseline-env NPC_LLM__FLASH_ATTN=off: a before/after of one setting in "
+        "one run, turns alternating so the machine's load falls on both alike",
+    )
+    bl.add_argument(
+        "--greedy",
+        action="store_true",
+        help="decode replies greedily (temperature 0): the same questions then get the same "
+        "replies, so a comparison measures the setting rather than the sampling",
     )
     bl.set_defaults(func=_bench)
     bp = bsub.add_parser(

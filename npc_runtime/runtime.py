@@ -96,6 +96,7 @@ def load_llm(settings: Settings) -> LLMBackend:
         n_threads=settings.llm.n_threads,
         n_threads_batch=settings.llm.n_threads_batch,
         prefill=settings.llm.prefill_reply,
+        flash_attn=settings.llm.flash_attn,
     )
 
 
@@ -161,7 +162,7 @@ class Runtime:
         timed("llm", t0)
         t0 = time.perf_counter()
         say("loading voices (piper)")
-        voices = VoiceRegistry()
+        voices = VoiceRegistry(settings.tts.threads)
         paths = {c.voice_model_path() for c in characters.characters.values()}
         if settings.tts.default_voice:
             paths.add(settings.tts.default_voice)

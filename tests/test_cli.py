@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -137,3 +138,42 @@ async def test_serve_on_a_busy_port_says_so_and_exits_1() -> None:
         code, _, err = await _run("serve", "--port", str(port), "--quiet")
     assert code == 1
     assert "in use" in err and "Traceback" not in err
+
+
+async def test_bench_baseline_setting_that_is_not_a_setting_exits_2() -> None:
+    code, _, err = await _run("bench", "latency", "--baseline-env", "FLASH_ATTN")
+    assert code == 2
+    assert "is not NPC_KEY=VALUE" in err and "NPC_LLM__FLASH_ATTN=auto" in err
+
+
+@pytest.mark.models
+async def test_bench_latency_compares_a_setting_against_the_defaults_turn_by_turn(
+    tmp_path: Path,
+) -> None:
+    out_json = tmp_path / "latency.json"
+    code, out, err = await _run(
+        "bench",
+        "latency",
+        "--turns",
+        "1",
+        "--warmup",
+        "0",
+        "--baseline-env",
+        "NPC_LLM__FLASH_ATTN=off",
+        "--greedy",
+        "--json",
+        str(out_json),
+        timeout=600,
+    )
+    assert code == 0, err
+    assert "baseline p50" in out and "default p50" in out
+    doc = json.loads(out_json.read_text())
+    greedy = {"NPC_LLM__TEMPERATURE": "0"}
+    assert doc["configs"] == {
+        "baseline": {**greedy, "NPC_LLM__FLASH_ATTN": "off"},
+        "default": greedy,
+    }
+    for name in ("baseline", "default"):
+        (row,) = doc["all_rows"][name]
+        assert row["transcript"] and row["reply"]
+        assert row["client_first_audio_ms"] > 0

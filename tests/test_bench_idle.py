@@ -1,0 +1,36 @@
+"""The latency bench waits for a quiet machine between compared turns."""
+
+from __future__ import annotations
+
+import pytest
+
+from npc_runtime import bench
+
+
+async def test_waits_until_the_cpus_go_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (idle, total) jiffies: two busy windows (90% busy), then a quiet one (5% busy).
+    samples = iter([(0, 0), (10, 100), (20, 200), (115, 300), (215, 400)])
+    monkeypatch.setattr(bench, "_cpu_times", lambda: next(samples))
+    waited = await bench.wait_for_idle_cpu(busy_below=0.15, window_s=0.01, max_wait_s=5)
+    assert next(samples) == (215, 400)  # stopped after the first quiet window
+    assert waited < 5
+
+
+async def test_gives_up_after_max_wait_on_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter(range(0, 10**6, 100))
+    monkeypatch.setattr(bench, "_cpu_times", lambda: (0, next(ticks)))  # never idle
+    waited = await bench.wait_for_idle_cpu(window_s=0.01, max_wait_s=0.1)
+    assert 0.1 <= waited < 1.0
+
+
+async def test_no_wait_where_the_load_cannot_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench, "_cpu_times", lambda: None)
+    assert await bench.wait_for_idle_cpu() == 0.0
+
+
+def test_real_cpu_times_are_read_on_linux() -> None:
+    times = bench._cpu_times()
+    if times is None:
+        pytest.skip("no /proc/stat here")
+    idle, total = times
+    assert 0 <= idle <= total
