@@ -283,5 +283,5 @@ async def test_closed_engine_refuses_new_streams() -> None:
 
 
 async def test_unknown_flash_attention_setting_is_refused() -> None:
-    with pytest.raises(LLMError, match="flash_attn must be one of auto, off, on, got .maybe."):
+    with pytest.raises(LLMError, match="flash_attn must be one of auto, off, on, got 'maybe'"):
         await EmbeddedLLM.aload(n_ctx=1024, n_parallel=1, flash_attn="maybe")  # type: ignore[arg-type]
