@@ -243,9 +243,13 @@ async def _bench(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"--baseline-env: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.baseline_env and args.address:
-        print("--baseline-env starts its own two servers: leave out --address", file=sys.stderr)
-        return EXIT_USAGE
+    for given, why in (
+        (args.baseline_env, "--baseline-env starts its own two servers"),
+        (args.greedy, "--greedy sets the temperature of servers it starts"),
+    ):
+        if given and args.address:
+            print(f"{why}: leave out --address", file=sys.stderr)
+            return EXIT_USAGE
     return await run_latency_bench(args)
 
 

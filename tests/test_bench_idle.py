@@ -34,3 +34,11 @@ def test_real_cpu_times_are_read_on_linux() -> None:
         pytest.skip("no /proc/stat here")
     idle, total = times
     assert 0 <= idle <= total
+
+
+async def test_stops_waiting_when_the_load_can_no_longer_be_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    samples = iter([(0, 0), None])
+    monkeypatch.setattr(bench, "_cpu_times", lambda: next(samples))
+    assert await bench.wait_for_idle_cpu(window_s=0.01, max_wait_s=5) < 5

@@ -146,6 +146,12 @@ async def test_bench_baseline_setting_that_is_not_a_setting_exits_2() -> None:
     assert "is not NPC_KEY=VALUE" in err and "NPC_LLM__FLASH_ATTN=auto" in err
 
 
+async def test_bench_greedy_on_a_running_server_exits_2() -> None:
+    code, _, err = await _run("bench", "latency", "--greedy", "--address", "127.0.0.1:1")
+    assert code == 2
+    assert "--greedy sets the temperature of servers it starts: leave out --address" in err
+
+
 @pytest.mark.models
 async def test_bench_latency_compares_a_setting_against_the_defaults_turn_by_turn(
     tmp_path: Path,
