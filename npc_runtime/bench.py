@@ -202,12 +202,12 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
     # One server per configuration; turns alternate between them so the machine's
     # background load falls on both alike.
     configs: dict[str, dict[str, str]] = {"server": {}}
-    if getattr(args, "baseline_env", None):
+    if args.baseline_env:
         configs = {"baseline": args.baseline_env, "default": {}}
     elif args.compare:
         configs = {"sequential": SEQUENTIAL_ENV, "overlapped": {}}
     compare = len(configs) > 1
-    if getattr(args, "greedy", False):
+    if args.greedy:
         # Sampled replies differ from run to run, and a reply's first chunk length and
         # the history it leaves move first audio more than most settings do.
         configs = {n: {"NPC_LLM__TEMPERATURE": "0", **env} for n, env in configs.items()}
