@@ -101,6 +101,8 @@ class TurnResult:
     errors: list[pb.Error] = field(default_factory=list)
     events: list[pb.ServerEvent] = field(default_factory=list)
     first_audio_at: float = 0.0  # time.perf_counter() of the first NpcAudio
+    # (time.perf_counter(), offset_ms) of every NpcAudio as it arrived.
+    audio_arrivals: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def pcm(self) -> bytes:
@@ -109,6 +111,15 @@ class TurnResult:
     @property
     def audio_ms(self) -> float:
         return 1000.0 * (len(self.pcm) // 2) / self.sample_rate if self.sample_rate else 0.0
+
+    @property
+    def max_lead_ms(self) -> float:
+        """How far ahead of playback audio ever arrived: the most any chunk's start was
+        ahead of the time since the first chunk (what a client must buffer)."""
+        if not self.audio_arrivals:
+            return 0.0
+        first = self.audio_arrivals[0][0]
+        return max(offset - (at - first) * 1000.0 for at, offset in self.audio_arrivals)
 
 
 class Conversation:
@@ -189,8 +200,10 @@ class Conversation:
             elif kind == "npc_text":
                 result.text += ev.npc_text.delta
             elif kind == "npc_audio":
+                now = time.perf_counter()
                 if not result.audio:
-                    result.first_audio_at = time.perf_counter()
+                    result.first_audio_at = now
+                result.audio_arrivals.append((now, float(ev.npc_audio.offset_ms)))
                 result.audio.append(ev.npc_audio.pcm)
                 result.sample_rate = ev.npc_audio.sample_rate_hz
             elif kind == "emotion":
