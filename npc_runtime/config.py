@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .openmp import WaitPolicy
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,6 +58,11 @@ class ServerSettings(BaseModel):
     # The serve command's event loop: "uvloop" (libuv; shorter scheduling tails under
     # many sessions), "asyncio" (the standard one), or "auto" (uvloop when installed).
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    # How the engines' OpenMP threads (llama.cpp, Whisper, the embedder) wait at a
+    # barrier: "passive" sleeps at once, "active" spins, "inherit" leaves libgomp's
+    # default (spin a while, then sleep) or the environment's OMP_WAIT_POLICY. Spinning
+    # threads of two engines sharing too few cores stall each other (see openmp.py).
+    omp_wait_policy: WaitPolicy = "passive"
     # Longest TextInput accepted, in characters.
     max_text_chars: int = Field(2000, ge=1)
     # On SIGTERM: no new sessions or turns; running turns get this long to finish.

@@ -26,6 +26,7 @@ from .llm.openai_compat import OpenAICompatLLM
 from .llm.primer import InFlight, PrimeStats
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory
+from .openmp import apply_wait_policy
 from .scene.registry import SceneRegistry
 from .telemetry import Telemetry
 from .tts.piper_tts import PiperSynthesizer, VoiceRegistry, VoiceSettings
@@ -132,6 +133,8 @@ class Runtime:
     async def create(cls, settings: Settings, progress: Progress | None = None) -> Runtime:
         say = progress or (lambda _msg: None)
         load_ms: dict[str, float] = {}
+        # Before any engine loads: libgomp reads it once, at load.
+        apply_wait_policy(settings.server.omp_wait_policy)
 
         def timed(name: str, t0: float) -> None:
             load_ms[name] = (time.perf_counter() - t0) * 1000.0
