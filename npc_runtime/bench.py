@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .client import spawn_server
+from .config import unknown_env_settings
 
 QUESTIONS = [
     "What is the best ramen you make?",
@@ -181,6 +182,9 @@ def parse_env_settings(items: list[str]) -> dict[str, str]:
                 "variables, e.g. NPC_LLM__FLASH_ATTN=auto"
             )
         env[key] = value
+    unknown = unknown_env_settings(env)
+    if unknown:
+        raise ValueError("--baseline-env: " + "; ".join(unknown))
     return env
 
 

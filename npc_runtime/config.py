@@ -7,8 +7,11 @@ NPC_ASR__CPU_THREADS=2, NPC_SERVER__PORT=50051.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -350,6 +353,11 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"config file {path} does not exist") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    unknown = unknown_env_settings(os.environ)
+    if unknown:
+        raise ConfigError(
+            "unknown settings in the environment (rename or unset them):\n  " + "\n  ".join(unknown)
+        )
     try:
         # pydantic-settings gives init kwargs priority over env; we want env to
         # win over the file, so merge env in ourselves by validating twice.
@@ -359,6 +367,39 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
         return Settings.model_validate(merged)
     except ValidationError as e:
         raise ConfigError(_describe(e, str(path) if path else "environment")) from None
+
+
+def unknown_env_settings(environ: Mapping[str, str]) -> list[str]:
+    """NPC_SECTION__KEY variables that name no setting, each with what was likely meant.
+
+    pydantic-settings ignores them, so a misspelled one would silently leave the default
+    in place. Only keys under a known section are checked: another tool may use an NPC_
+    name of its own, but NPC_LLM__… is meant for this one."""
+    sections = {
+        name: info.annotation
+        for name, info in Settings.model_fields.items()
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+    }
+    problems = []
+    for key in sorted(environ):
+        upper = key.upper()
+        if not upper.startswith("NPC_") or "__" not in upper:
+            continue
+        section, _, rest = upper[4:].partition("__")
+        model = sections.get(section.lower())
+        if model is None:
+            continue
+        field = rest.split("__")[0].lower()
+        if field in model.model_fields:
+            continue
+        close = difflib.get_close_matches(field, list(model.model_fields), n=1, cutoff=0.75)
+        hint = (
+            f"did you mean NPC_{section}__{close[0].upper()}?"
+            if close
+            else f"{section.lower()} has no {field!r}"
+        )
+        problems.append(f"{key}: no such setting; {hint}")
+    return problems
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -146,6 +146,19 @@ async def test_bench_baseline_setting_that_is_not_a_setting_exits_2() -> None:
     assert "is not NPC_KEY=VALUE" in err and "NPC_LLM__FLASH_ATTN=auto" in err
 
 
+async def test_misspelled_setting_exits_2_with_the_likely_name() -> None:
+    code, _, err = await _run("serve", "--port", "0", env={"NPC_LLM__FLASH_ATN": "off"})
+    assert code == 2
+    assert "NPC_LLM__FLASH_ATN: no such setting; did you mean NPC_LLM__FLASH_ATTN?" in err
+
+
+async def test_bench_baseline_with_a_misspelled_setting_exits_2_before_starting_servers() -> None:
+    code, _, err = await _run("bench", "latency", "--baseline-env", "NPC_ASR__WINDOWS=4")
+    assert code == 2
+    assert "did you mean NPC_ASR__WINDOW_S?" in err
+    assert "starting a server" not in err
+
+
 async def test_bench_greedy_on_a_running_server_exits_2() -> None:
     code, _, err = await _run("bench", "latency", "--greedy", "--address", "127.0.0.1:1")
     assert code == 2
