@@ -1001,6 +1001,9 @@ class Session:
         exchange = _exchange(turn, heard)
         if exchange is not None and not turn.error:
             self._prime(history=[*self.history, exchange])
+        memory = self.runtime.memory
+        if memory is not None and self.start.player_id and not turn.error:
+            memory.prefetch_turn(_said(turn), heard)
 
     def _store_turn(self, turn: Turn, heard: str) -> None:
         """Into long-term memory, in the background: what was said and what was heard.
@@ -1008,7 +1011,7 @@ class Session:
         memory, player = self.runtime.memory, self.start.player_id
         if memory is None or not player:
             return
-        said = "" if turn.request.cause is TurnCause.GREETING else turn.request.player_text
+        said = _said(turn)
         if not said and not heard:
             return
         self.runtime.writes.spawn(
@@ -1029,6 +1032,11 @@ _TRAILING_WORDS = frozenset(
     {"and", "but", "or", "so", "because", "then", "um", "uh", "erm", "like", "if", "with"}
     | {"the", "a", "an", "to", "of", "my", "your", "for"}
 )
+
+
+def _said(turn: Turn) -> str:
+    """What the player said to start the turn, as its memory records it."""
+    return "" if turn.request.cause is TurnCause.GREETING else turn.request.player_text
 
 
 def _spoken(turn: Turn) -> str:

@@ -25,6 +25,28 @@ def _start(player: str, **kw: object) -> pb.SessionStart:
     return pb.SessionStart(character_id="jin", player_id=player, text_only=True, **kw)  # type: ignore[arg-type]
 
 
+async def test_a_turns_memory_is_embedded_while_its_reply_plays(
+    runtime: object, server_address: str
+) -> None:
+    """The memory written when playback ends was embedded ahead, during playback: the
+    end of playback is when the player starts to speak again."""
+    assert isinstance(runtime, Runtime) and runtime.memory is not None
+    before = runtime.memory.embedder.prefetch_hits
+    player = f"carol-{uuid.uuid4().hex[:6]}"
+    async with channel(server_address) as chan:
+        # With audio: what is remembered is what the voice said.
+        conv = Conversation(chan, pb.SessionStart(character_id="jin", player_id=player))
+        await conv.wait_ready()
+        conv.send_text("Which noodles do you recommend tonight?")
+        result = await conv.collect_turn()
+        conv.close()
+    assert result.end is not None and not result.end.interrupted and result.audio
+    await _settled(runtime)
+    assert runtime.memory.embedder.prefetch_hits >= before + 1
+    history = await runtime.memory.history("jin", player)
+    assert ("player", "Which noodles do you recommend tonight?") in history
+
+
 async def test_what_a_player_said_is_remembered_for_them_and_not_for_others(
     runtime: object, server_address: str
 ) -> None:

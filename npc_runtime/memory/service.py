@@ -278,16 +278,9 @@ class Memory:
         add_history=True also appends both lines to the conversation history.
         """
         acts = actions or []
-        parts = []
-        if player_text.strip():
-            parts.append(f'The player said: "{player_text.strip()}"')
-        if heard_text.strip():
-            parts.append(f'I answered: "{heard_text.strip()}"')
-        if acts:
-            parts.append(f"I did: {', '.join(acts)}.")
-        if not parts:
+        text = turn_memory_text(player_text, heard_text, acts)
+        if not text:
             return
-        text = " ".join(parts)
         imp = importance if importance is not None else importance_of(text, emotion, len(acts))
         if add_history:
             # Written before the (slower) embedding: a reconnect right after the turn
@@ -300,6 +293,13 @@ class Memory:
                 lines += history.append_commands(cid, player_id, "npc", heard_text, cap, emotion)
             await self.guard.write(lines)
         await self._remember(character, player_id, text, imp, "turn", game_time_h)
+
+    def prefetch_turn(self, player_text: str, heard_text: str) -> None:
+        """Embed a turn's memory now, while its reply plays: remember_turn at the end of
+        playback then finds it done instead of embedding as the player starts to speak."""
+        text = turn_memory_text(player_text, heard_text, [])
+        if text:
+            self.embedder.prefetch_passage(text)
 
     async def remember_event(
         self,
@@ -453,3 +453,15 @@ class Memory:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def turn_memory_text(player_text: str, heard_text: str, actions: list[str]) -> str:
+    """A turn as the episodic memory says it ('' when nothing was said or done)."""
+    parts = []
+    if player_text.strip():
+        parts.append(f'The player said: "{player_text.strip()}"')
+    if heard_text.strip():
+        parts.append(f'I answered: "{heard_text.strip()}"')
+    if actions:
+        parts.append(f"I did: {', '.join(actions)}.")
+    return " ".join(parts)
