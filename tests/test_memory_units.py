@@ -270,7 +270,7 @@ async def test_a_passage_heard_differently_than_prefetched_is_embedded_itself() 
         vectors = await embedder.passages(['I answered: "Ramen"'])
         assert vectors[0, 0] == len('I answered: "Ramen"')
         assert embedder.prefetch_hits == 0
-        assert inner.embedded[-1] == 'I answered: "Ramen"'
+        assert inner.embedded == ['I answered: "Ramen is the best"', 'I answered: "Ramen"']
     finally:
         embedder.close()
 

@@ -234,7 +234,10 @@ class AsyncEmbedder:
         when the player starts to speak and every core is wanted for the next turn."""
         if text in self._ahead:
             return
-        task = asyncio.ensure_future(self._run(lambda: self.embedder.embed_passages([text])[0]))
+        # Submitted to the worker now, so it runs before any embedding asked for later.
+        task = asyncio.get_running_loop().run_in_executor(
+            self._pool, lambda: self.embedder.embed_passages([text])[0]
+        )
         # Retrieved or not, the result must not be reported as never retrieved.
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         self._ahead[text] = task
