@@ -184,7 +184,7 @@ def parse_env_settings(items: list[str]) -> dict[str, str]:
         env[key] = value
     unknown = unknown_env_settings(env)
     if unknown:
-        raise ValueError("--baseline-env: " + "; ".join(unknown))
+        raise ValueError("; ".join(unknown))  # the CLI names the option
     return env
 
 
