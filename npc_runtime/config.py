@@ -22,6 +22,9 @@ from .openmp import WaitPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# llama.cpp's flash attention modes (llm.flash_attn; llm/embedded.py maps them).
+FlashAttn = Literal["auto", "on", "off"]
+
 
 class ConfigError(Exception):
     """A setting is wrong; the message names it and says what to do."""
@@ -148,7 +151,7 @@ class LlmSettings(BaseModel):
     # but reads prompts ~10% slower, and reading primings is what turns wait on most
     # (measured: first audio no better with it off). Long replies from a cached
     # prompt gain from "off".
-    flash_attn: Literal["auto", "on", "off"] = "auto"
+    flash_attn: FlashAttn = "auto"
     # OpenAI-compatible server (vLLM, llama.cpp server, ...).
     base_url: str = ""
     model: str = ""

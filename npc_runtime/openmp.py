@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Literal
+from typing import Literal, get_args
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def apply_wait_policy(policy: WaitPolicy) -> str:
 
     "inherit" leaves the environment as it is. An OMP_WAIT_POLICY already in the
     environment wins over the setting: it is the standard knob, set on purpose."""
-    if policy not in ("passive", "active", "inherit"):
+    if policy not in get_args(WaitPolicy):
         raise ValueError(
             f"server.omp_wait_policy must be passive, active or inherit, got {policy!r}"
         )

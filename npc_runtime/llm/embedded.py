@@ -17,8 +17,9 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from ..config import FlashAttn
 from .base import (
     ChatMessage,
     Delta,
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-FlashAttn = Literal["auto", "on", "off"]
 _FLASH_ATTN: dict[str, int] = {"auto": -1, "off": 0, "on": 1}  # llama_flash_attn_type
 
 
