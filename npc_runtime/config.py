@@ -189,14 +189,19 @@ class TtsSettings(BaseModel):
     default_voice: str = ""
     # NpcAudio chunk length.
     chunk_ms: int = Field(200, ge=20, le=1000)
-    # onnxruntime threads per voice. 1 on a 2-core box: piper runs while the LLM
-    # decodes, and a second thread there made a first sentence slower (156 → 177 ms).
-    threads: int = Field(1, ge=1)
+    # onnxruntime threads per voice. 2: the LLM is held while the first sentence is
+    # synthesised (below), so that sentence has both cores (alone here: 185 → 108 ms for
+    # 1.9 s of speech); later sentences share the cores with the decoding LLM.
+    threads: int = Field(2, ge=1)
     # Cut the first sentence at a clause boundary past this length.
     first_clause_chars: int = Field(60, ge=10)
     # ...and cut it at the first clause boundary past this many characters as soon
     # as one streams in (0 = only the rule above).
     first_clause_min_chars: int = Field(16, ge=0)
+    # The embedded LLM stops decoding a reply while piper synthesises its first sentence
+    # and goes on after it (EmbeddedStream.hold): the audio the player waits for then has
+    # both cores, and the rest of the reply still comes long before it is needed.
+    hold_llm_for_first_sentence: bool = True
     alignments: bool = True
     # Phoneme → viseme table (TOML, see npc_runtime/tts/visemes.toml); empty = the bundled one.
     viseme_table: str = ""

@@ -31,7 +31,7 @@ from .events import (
     TurnStartedOut,
     VisemeOut,
 )
-from .llm.base import ChatMessage, GenerationRequest, LLMBackend, LLMError
+from .llm.base import ChatMessage, GenerationRequest, LLMBackend, LLMError, LLMStream
 from .llm.json_stream import FieldValue, ReplyStreamParser, SayDelta, SayDone
 from .llm.primer import PromptPrimer
 from .llm.prompt import Exchange, build_messages, reply_schema
@@ -75,6 +75,8 @@ class TurnConfig:
     chunk_ms: int = 200
     first_clause_chars: int = 60
     first_clause_min_chars: int | None = None
+    # Hold the LLM's reply while the first sentence is synthesised (tts settings).
+    hold_llm_for_first_sentence: bool = False
     max_tokens: int = 160
     temperature: float = 0.7
     max_say_chars: int = 300
@@ -171,6 +173,8 @@ class Turn:
 
     def __post_init__(self) -> None:
         self._mood = self.config.the_mood()
+        # The reply's stream while it may be held for the first sentence's synthesis.
+        self._holdable: LLMStream | None = None
 
     @property
     def turn_id(self) -> str:
@@ -247,6 +251,8 @@ class Turn:
             try:
                 async with asyncio.timeout(cfg.reply_timeout_s):
                     async with cfg.llm.stream(gen) as stream:
+                        if cfg.hold_llm_for_first_sentence and cfg.synthesizer is not None:
+                            self._holdable = stream
                         async for delta in stream:
                             for ev in parser.feed(delta):
                                 self._on_reply_event(ev, chunker, sentences, llm_start)
@@ -379,6 +385,10 @@ class Turn:
         if not self.timings.first_sentence_ms:
             self.timings.first_sentence_ms = (time.perf_counter() - llm_start) * 1000.0
             self.timings.first_sentence_at_ms = self.since_reference_ms()
+            if self._holdable is not None:
+                # Piper gets the cores for the audio the player is waiting for; the
+                # rest of the reply is needed only when this sentence has played.
+                self._holdable.hold()
         sentences.put_nowait(sentence.strip())
 
     async def _speak(self, synth: PiperSynthesizer, sentences: asyncio.Queue[str | None]) -> None:
@@ -403,6 +413,8 @@ class Turn:
                     f"(tts.timeout_s) on {sentence[:40]!r}; that sentence is sent as text only",
                 )
                 continue
+            finally:
+                self._release_reply()
             self.timings.tts_total_ms += syn.elapsed_ms
             if first:
                 self.timings.tts_first_audio_ms = syn.elapsed_ms
@@ -434,6 +446,12 @@ class Turn:
             self.spans.append(SentenceSpan(sentence, start_ms, end_ms))
             self.timings.audio_ms = end_ms
             index += 1
+
+    def _release_reply(self) -> None:
+        """The first sentence is synthesised (or given up on): the reply goes on."""
+        if self._holdable is not None:
+            self._holdable.release()
+            self._holdable = None
 
     def _visemes(self, syn: Synthesis, out_samples: int) -> list[VisemeSpan]:
         """The sentence's viseme timeline in ms of the output audio (resampling

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import time
@@ -206,6 +207,69 @@ async def test_leaving_async_with_early_cancels_generation(one_slot: EmbeddedLLM
             break
     assert s.state is StreamState.CANCELLED and not s.producing
     assert await busy_slots(one_slot) == []
+
+
+def long_reply(llm: EmbeddedLLM, max_say: int = 400, **kw: Any) -> EmbeddedStream:
+    """A JSON reply that keeps talking: greedy SmolLM2 repeats itself to the limit."""
+    schema = json.loads(json.dumps(SCHEMA))
+    schema["properties"]["say"]["maxLength"] = max_say
+    request = chat("Tell me the long history of your forge.", json_schema=schema, **kw)
+    return llm.stream(dataclasses.replace(request, temperature=0.0, max_tokens=200))
+
+
+async def test_held_reply_stops_decoding_until_released(one_slot: EmbeddedLLM) -> None:
+    deltas: list[str] = []
+    async with long_reply(one_slot) as s:
+        async for d in s:
+            deltas.append(d)
+            if len(deltas) == 12:
+                s.hold()
+                # The engine stops at the next token it can resume from, and frees the slot.
+                assert await busy_slots(one_slot, settle_s=2.0) == []
+                held_at = len(deltas) + s._queue.qsize()
+                await asyncio.sleep(0.3)
+                assert len(deltas) + s._queue.qsize() == held_at  # nothing decoded meanwhile
+                s.release()
+    text = "".join(deltas)
+    assert s.holds == 1 and len(deltas) > held_at + 5  # it went on after the release
+    reply = json.loads(text)  # the resumed grammar closed the object
+    assert set(reply) == {"emotion", "say", "actions"} and len(reply["say"]) <= 400
+    assert s.stats.prompt_tokens > 50 and s.stats.completion_tokens >= len(deltas) - 1
+
+
+async def test_resumed_reply_keeps_the_spoken_line_within_its_limit(llm: EmbeddedLLM) -> None:
+    # The limit counts what was said before the hold: a continuation that lost its
+    # grammar (llama.cpp drops one it cannot parse, silently) would run past it.
+    for seed in (1, 2, 3):
+        said: list[str] = []
+        async with long_reply(llm, max_say=40, seed=seed) as s:
+            async for d in s:
+                said.append(d)
+                if len(said) == 6:
+                    s.hold()
+                    await asyncio.sleep(0.1)
+                    s.release()
+        reply = json.loads("".join(said))
+        assert s.holds == 1
+        assert 1 <= len(reply["say"]) <= 40 and reply["actions"] == []
+
+
+async def test_cancelling_a_held_reply_leaves_no_generation(one_slot: EmbeddedLLM) -> None:
+    async with long_reply(one_slot) as s:
+        async for _ in s:
+            s.hold()
+            break
+    assert s.state is StreamState.CANCELLED and not s.producing
+    assert one_slot.active_generations == 0 and await busy_slots(one_slot) == []
+
+
+async def test_a_reply_without_a_resumable_shape_ignores_hold(llm: EmbeddedLLM) -> None:
+    async with llm.stream(chat("Good morning!", max_tokens=30, seed=1)) as s:
+        got = []
+        async for d in s:
+            got.append(d)
+            s.hold()  # free text cannot be resumed: the reply just goes on
+    assert s.holds == 0 and len(got) > 3 and s.state is StreamState.FINISHED
 
 
 async def test_unstarted_stream_cancels_without_running(llm: EmbeddedLLM) -> None:

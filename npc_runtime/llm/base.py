@@ -217,6 +217,16 @@ class LLMStream(ABC):
                 self._move(StreamState.FINISHED)
         raise StopAsyncIteration
 
+    def hold(self) -> None:
+        """Ask the engine to stop decoding this reply until `release()`, keeping what it
+        has said. The turn holds its reply while piper synthesises the first sentence, so
+        that synthesis has the cores to itself. A backend that cannot pause ignores it."""
+        return None
+
+    def release(self) -> None:
+        """Let a held reply go on (nothing when it was not held)."""
+        return None
+
     async def cancel(self) -> None:
         """Stop generating now. Returns once the producer has ended, also when the stream
         was already done (then it only makes sure the producer is gone)."""

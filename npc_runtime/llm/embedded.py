@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import dataclasses
 import importlib.util
-import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from .base import (
     LLMStream,
     Usage,
 )
+from .grammar import continuation_for, llguidance_grammar, prefill_for
 
 log = logging.getLogger(__name__)
 
@@ -48,74 +48,6 @@ def bundled_model_path() -> Path:
             "(or set llm.model_path to a GGUF file)"
         )
     return Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
-
-
-_COMPACT = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
-
-
-def llguidance_grammar(schema: dict[str, Any]) -> str:
-    """A llguidance grammar for `schema` that forces compact JSON.
-
-    With plain `response_format` the engine lets the model pad the JSON with whitespace and
-    tabs, which costs many tokens; fixed separators remove that freedom.
-    """
-    s = copy.deepcopy(schema)
-    if s.get("type") == "object":
-        s.setdefault("additionalProperties", False)
-    s["x-guidance"] = dict(_COMPACT)
-    return "%llguidance {}\nstart: %json " + json.dumps(s)
-
-
-@dataclasses.dataclass(frozen=True)
-class Prefill:
-    """The start of the reply written into the prompt instead of decoded: `text` ends the
-    assistant message, `grammar` constrains only what follows it."""
-
-    text: str
-    grammar: str
-
-
-def prefill_for(schema: dict[str, Any]) -> Prefill | None:
-    """For an object whose properties all appear, in order, and whose first is a string
-    enum (the reply's emotion): prefill `{"<first>":"` and constrain the rest.
-
-    Why: with a grammar the engine still decodes every forced token one by one, and
-    `{"emotion":"` is 4 of the ~9 tokens the model spends before the first spoken word
-    (~25 ms each with one decoding thread). Anything else gets no prefill.
-    """
-    props = schema.get("properties")
-    if schema.get("type") != "object" or not isinstance(props, dict) or not props:
-        return None
-    keys = list(props)
-    if (
-        schema.get("additionalProperties", False) is not False
-        or list(schema.get("required", [])) != keys
-    ):
-        return None
-    first = props[keys[0]]
-    values = first.get("enum") if isinstance(first, dict) else None
-    if (
-        first.get("type") != "string"
-        or not values
-        or not all(isinstance(v, str) and v and '"' not in v and "\\" not in v for v in values)
-    ):
-        return None
-    lines = ["%llguidance {}"]
-    parts = ["first"]
-    rules = ["first: " + " | ".join(json.dumps(v) for v in values)]
-    for i, key in enumerate(keys[1:]):
-        # The quote closing the first value, then each further key and its value.
-        lead = '"' if i == 0 else ""
-        parts.append(json.dumps(f"{lead},{json.dumps(key)}:"))
-        parts.append(f"v{i}")
-        sub = copy.deepcopy(props[key])
-        if isinstance(sub, dict):
-            sub["x-guidance"] = dict(_COMPACT)
-        rules.append(f"v{i}: %json {json.dumps(sub)}")
-    parts.append(json.dumps("}" if len(keys) > 1 else '"}'))
-    lines.append("start: " + " ".join(parts))
-    lines.extend(rules)
-    return Prefill("{" + json.dumps(keys[0]) + ':"', "\n".join(lines))
 
 
 def _messages(messages: list[ChatMessage]) -> list[dict[str, str]]:
@@ -249,6 +181,9 @@ class EmbeddedLLM(LLMBackend):
             "temperature": request.temperature,
             "top_p": request.top_p,
             "cache_prompt": True,
+            # Every chunk then says how many prompt tokens came from the cache and how
+            # many were decoded: a held reply's first request never sends its usage.
+            "timings_per_token": True,
         }
         if request.seed is not None:
             body["seed"] = request.seed
@@ -269,7 +204,7 @@ class EmbeddedLLM(LLMBackend):
         # A prefilled reply start comes back as part of the first delta: readers see the
         # whole reply, and first_token_ms still times the first decoded token.
         body, lead = self._body_and_lead(request)
-        return EmbeddedStream(self, body, lead)
+        return EmbeddedStream(self, body, lead, request.json_schema)
 
     async def warmup(self, request: GenerationRequest) -> None:
         # One token is enough: the prompt goes through the model and lands in the cache.
@@ -302,24 +237,49 @@ class EmbeddedLLM(LLMBackend):
 
 
 class EmbeddedStream(LLMStream):
-    """Runs one blocking `handle_chat_completions` call in its own thread.
+    """Runs blocking `handle_chat_completions` calls in its own thread.
 
     A dedicated thread, not the default executor: a reply blocks its thread for seconds, and
     with several slots busy the shared pool would starve ASR/TTS work queued behind it.
+
+    `hold()` stops the engine's request at the next point the reply can resume from
+    (`grammar.continuation_for`); `release()` sends a new request whose prompt ends with
+    what was said, so the engine reads that from its prefix cache and goes on. llama.cpp
+    has no pause of its own, and a blocked stream callback does not stop its decoding.
     """
 
-    def __init__(self, owner: EmbeddedLLM, body: dict[str, Any], lead: str = "") -> None:
+    def __init__(
+        self,
+        owner: EmbeddedLLM,
+        body: dict[str, Any],
+        lead: str = "",
+        schema: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self._owner = owner
         self._body = body
         self._lead = lead
+        # The reply's schema when the reply can be held and resumed (a prefilled one).
+        self._schema = schema if lead else None
         self._stop = threading.Event()
+        self._held = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._gone: asyncio.Future[None] | None = None
+        self.holds = 0  # times the engine request was stopped by hold() and resumed
 
     @property
     def producing(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def hold(self) -> None:
+        if self._schema is not None:
+            self._wake.clear()
+            self._held.set()
+
+    def release(self) -> None:
+        self._held.clear()
+        self._wake.set()
 
     def _begin(self) -> None:
         server = self._owner._server
@@ -335,60 +295,123 @@ class EmbeddedStream(LLMStream):
 
     async def _halt(self) -> None:
         self._stop.set()  # the engine sees it at its next token, via the callback
+        self._wake.set()  # a held producer stops waiting
         if self._gone is not None:
             await asyncio.shield(self._gone)
         if self._thread is not None:
             self._thread.join()  # it has posted its last item: only the return is left
 
     def _run(self, server: Any, loop: asyncio.AbstractEventLoop) -> None:
-        finish = ""
-        error: LLMError | None = None
-        lead = self._lead
-
         def post(item: Delta | Usage | End) -> None:
             try:
                 loop.call_soon_threadsafe(self._post, item)
             except RuntimeError:  # the event loop is closed: nobody is listening any more
                 self._stop.set()
 
-        def on_chunk(chunk: dict[str, Any]) -> bool:
-            nonlocal finish, error, lead
-            if self._stop.is_set():
-                return True
-            if "error" in chunk:
-                error = self._owner._error(chunk["error"])
-                return True
-            for choice in chunk.get("choices") or ():
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    post(Delta(lead + text, time.perf_counter()))
-                    lead = ""
-                if choice.get("finish_reason"):
-                    finish = str(choice["finish_reason"])
-            usage = chunk.get("usage")
-            if usage:
-                details = usage.get("prompt_tokens_details") or {}
-                post(
-                    Usage(
-                        int(usage.get("prompt_tokens", 0)),
-                        int(details.get("cached_tokens", 0)),
-                        int(usage.get("completion_tokens", 0)),
-                    )
-                )
-            return self._stop.is_set()  # True makes llama.cpp stop decoding this slot
-
+        run = _Run(self, post)
+        body: dict[str, Any] | None = self._body
         try:
-            result = server.handle_chat_completions(self._body, on_chunk)
-            if isinstance(result, dict) and "error" in result:
-                error = self._owner._error(result["error"])
-        except Exception as e:  # bad request shapes raise ValueError from the binding
-            error = LLMError(f"the embedded LLM rejected the request: {e}")
+            while body is not None:
+                paused = run.request(server, body)
+                if not paused or not self._wait_release():
+                    break
+                body = run.resumed(body)
         finally:
-            post(End(finish or ("cancelled" if self._stop.is_set() else "stop"), error))
+            if run.prompt is not None:
+                post(Usage(run.prompt[0], run.prompt[1], run.completion))
+            post(End(run.finish or ("cancelled" if self._stop.is_set() else "stop"), run.error))
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._ended)
+
+    def _wait_release(self) -> bool:
+        """Wait while held; False when the stream was stopped meanwhile."""
+        while self._held.is_set() and not self._stop.is_set():
+            self._wake.wait(0.1)
+        return not self._stop.is_set()
 
     def _ended(self) -> None:
         self._owner._streams.discard(self)
         if self._gone is not None and not self._gone.done():
             self._gone.set_result(None)
+
+
+class _Run:
+    """One reply's engine requests (one, or more when it was held), on the stream's
+    thread: posts deltas, and adds up what the engine reports."""
+
+    def __init__(self, stream: EmbeddedStream, post: Callable[[Delta | Usage | End], None]):
+        self._stream = stream
+        self._post = post
+        self.said = stream._lead  # the reply so far, prefill included
+        self._lead = stream._lead  # not yet posted: rides on the first delta
+        self.finish = ""
+        self.error: LLMError | None = None
+        self.prompt: tuple[int, int] | None = None  # (prompt, cached) of the first request
+        self.completion = 0  # tokens decoded by requests that ended
+        self._decoded = 0  # ... and by the current one
+
+    def request(self, server: Any, body: dict[str, Any]) -> bool:
+        """Run one engine request; True when hold() stopped it at a resumable point."""
+        stream = self._stream
+        paused = False
+        self._decoded = 0
+
+        def on_chunk(chunk: dict[str, Any]) -> bool:
+            nonlocal paused
+            if stream._stop.is_set():
+                return True
+            if "error" in chunk:
+                self.error = stream._owner._error(chunk["error"])
+                return True
+            timings = chunk.get("timings")
+            if timings:
+                if self.prompt is None:
+                    cached = int(timings.get("cache_n", 0))
+                    self.prompt = (cached + int(timings.get("prompt_n", 0)), cached)
+                self._decoded = int(timings.get("predicted_n", self._decoded))
+            ended = False
+            for choice in chunk.get("choices") or ():
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    self._post(Delta(self._lead + text, time.perf_counter()))
+                    self._lead = ""
+                    self.said += text
+                if choice.get("finish_reason"):
+                    self.finish = str(choice["finish_reason"])
+                    ended = True
+            usage = chunk.get("usage")
+            if usage:
+                self._decoded = int(usage.get("completion_tokens", self._decoded))
+            if stream._stop.is_set():
+                return True
+            if (
+                not ended
+                and stream._held.is_set()
+                and stream._schema is not None
+                and continuation_for(stream._schema, self.said) is not None
+            ):
+                paused = True
+                return True  # llama.cpp stops decoding this slot
+            return False
+
+        try:
+            result = server.handle_chat_completions(body, on_chunk)
+            if isinstance(result, dict) and "error" in result:
+                self.error = stream._owner._error(result["error"])
+        except Exception as e:  # bad request shapes raise ValueError from the binding
+            self.error = LLMError(f"the embedded LLM rejected the request: {e}")
+        self.completion += self._decoded
+        return paused and self.error is None and not self.finish
+
+    def resumed(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The request that goes on from what was said; None when nothing may follow."""
+        assert self._stream._schema is not None
+        left = int(self._stream._body.get("max_tokens", 0)) - self.completion
+        cont = continuation_for(self._stream._schema, self.said)
+        if cont is None or left <= 0:
+            self.finish = "length"
+            return None
+        self._stream.holds += 1
+        messages = list(body["messages"])
+        messages[-1] = {"role": "assistant", "content": cont.text}
+        return {**body, "messages": messages, "grammar": cont.grammar, "max_tokens": left}

@@ -101,6 +101,7 @@ class SceneDirector:
             chunk_ms=s.tts.chunk_ms,
             first_clause_chars=s.tts.first_clause_chars,
             first_clause_min_chars=s.tts.first_clause_min_chars or None,
+            hold_llm_for_first_sentence=s.tts.hold_llm_for_first_sentence,
             max_tokens=self.spec.max_tokens or s.llm.max_tokens,
             temperature=s.llm.temperature,
             max_say_chars=s.llm.max_say_chars,

@@ -1,0 +1,120 @@
+"""A turn holds its reply in the real llama.cpp engine while real piper synthesises the
+first sentence, so that sentence has the cores; the reply then goes on, whole."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from npc_runtime.characters import load_character
+from npc_runtime.events import AudioOut, ServerOut, TextOut, TurnCause
+from npc_runtime.llm.embedded import EmbeddedLLM
+from npc_runtime.tts.piper_tts import PiperSynthesizer, Synthesis, VoiceSettings
+from npc_runtime.turn import Turn, TurnConfig, TurnRequest
+
+pytestmark = pytest.mark.models
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+async def llm() -> AsyncIterator[EmbeddedLLM]:
+    engine = await EmbeddedLLM.aload(n_ctx=4096, n_parallel=1)
+    yield engine
+    await engine.aclose()
+
+
+@pytest.fixture(scope="module")
+def voice() -> PiperSynthesizer:
+    return PiperSynthesizer.build(None, alignments=False)
+
+
+async def engine_decoding(llm: EmbeddedLLM, settle_s: float) -> bool:
+    """Whether the engine's slot is still decoding after up to settle_s (its /slots)."""
+    deadline = time.perf_counter() + settle_s
+    async with httpx.AsyncClient() as c:
+        while True:
+            slots = (await c.get(f"{llm.http_address}/slots")).json()
+            if not any(s["is_processing"] for s in slots) or time.perf_counter() > deadline:
+                return any(s["is_processing"] for s in slots)
+            await asyncio.sleep(0.02)
+
+
+class Events:
+    def __init__(self) -> None:
+        self.items: list[tuple[float, ServerOut]] = []
+
+    def emit(self, event: ServerOut) -> None:
+        self.items.append((time.perf_counter(), event))
+
+
+async def run_turn(llm: EmbeddedLLM, voice: PiperSynthesizer, hold: bool) -> dict[str, Any]:
+    """One turn with a reply that runs long (greedy SmolLM2 repeats itself); says whether
+    the engine was decoding while piper made the first sentence."""
+    seen: dict[str, Any] = {}
+    synthesize = voice.synthesize
+
+    async def watched(text: str, settings: VoiceSettings | None = None) -> Synthesis:
+        if "engine_decoding" not in seen:
+            seen["first_sentence"] = text
+            made = asyncio.ensure_future(synthesize(text, settings))
+            seen["engine_decoding"] = await engine_decoding(llm, settle_s=1.0)
+            return await made
+        return await synthesize(text, settings)
+
+    jin = load_character(ROOT / "characters" / "jin" / "character.toml")
+    cfg = TurnConfig(
+        character=jin,
+        llm=llm,
+        synthesizer=voice,
+        voice=VoiceSettings(),
+        output_rate=16_000,
+        hold_llm_for_first_sentence=hold,
+        temperature=0.0,
+        max_tokens=120,
+        max_say_chars=300,
+    )
+    out = Events()
+    request = TurnRequest(
+        uuid.uuid4().hex, TurnCause.TEXT, "Tell me about your broth.", time.perf_counter()
+    )
+    turn = Turn(cfg, request, [], out)
+    voice.synthesize = watched  # type: ignore[method-assign]
+    try:
+        await turn.run()
+    finally:
+        del voice.synthesize
+    seen["turn"] = turn
+    seen["events"] = out.items
+    return seen
+
+
+async def test_reply_is_held_while_its_first_sentence_is_synthesised(
+    llm: EmbeddedLLM, voice: PiperSynthesizer
+) -> None:
+    held = await run_turn(llm, voice, hold=True)
+    turn = held["turn"]
+    assert not turn.error
+    assert held["engine_decoding"] is False  # the engine stopped for piper
+    # ...and went on afterwards: the reply is longer than the first sentence, all spoken.
+    assert len(turn.text) > len(held["first_sentence"]) + 20
+    spoken = " ".join(span.text for span in turn.spans)
+    assert spoken.split() == turn.text.split()
+    assert any(isinstance(e, AudioOut) and e.sentence_index >= 1 for _, e in held["events"])
+    text = "".join(e.delta for _, e in held["events"] if isinstance(e, TextOut))
+    assert text == turn.text
+
+
+async def test_without_the_hold_the_engine_decodes_beside_piper(
+    llm: EmbeddedLLM, voice: PiperSynthesizer
+) -> None:
+    free = await run_turn(llm, voice, hold=False)
+    assert not free["turn"].error
+    assert free["engine_decoding"] is True
