@@ -104,9 +104,14 @@ class ServerSettings(BaseModel):
 class AsrSettings(BaseModel):
     # CTranslate2 Whisper folder; empty = bundled Whisper tiny.en.
     model_path: str = ""
-    cpu_threads: int = Field(2, ge=1)
-    # Whisper encoder window for short utterances, seconds; 30 = Whisper's own.
-    window_s: float = Field(8.0, ge=1.0, le=30.0)
+    # 1: on two cores one thread transcribed faster than two (tiny.en, 2-3 s clips:
+    # 128 vs 152 ms alone; two threads wait on each other at every decoded token) and
+    # leaves the other core to the LLM reading its prompt.
+    cpu_threads: int = Field(1, ge=1)
+    # Whisper encoder window for short utterances, seconds (always at least the
+    # utterance + 1 s); 30 = Whisper's own. 6 gave the same transcripts as 8 on the
+    # bench phrases ~20 ms sooner; 5 and below misheard or repeated some.
+    window_s: float = Field(6.0, ge=1.0, le=30.0)
     # Silence that ends an utterance (the session may ask for another value).
     end_of_speech_silence_ms: int = Field(300, ge=100, le=3000)
     vad_threshold: float = Field(0.5, gt=0, lt=1)

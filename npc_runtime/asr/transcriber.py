@@ -5,8 +5,8 @@ are serialised because concurrent decodes on a 2-core CPU only slow each other.
 
 Short utterances skip faster-whisper's 30-second window. Whisper's encoder
 costs the same for 2 s of speech padded to 30 s as for 30 s of speech (~0.9 s
-for tiny.en on 2 cores); encoding a shorter window (`window_s`, default 8 s,
-always at least the utterance plus 1 s of padding) is about 4x faster with
+for tiny.en on 2 cores); encoding a shorter window (`window_s`, default 6 s,
+always at least the utterance plus 1 s of padding) is about 5x faster with
 the same transcripts on our test phrases. Much shorter windows make Whisper
 repeat itself, so a repeated tail is trimmed as a safety net. Utterances
 longer than the window, or window_s=30, take faster-whisper's ordinary path.
@@ -84,7 +84,7 @@ def trim_repeated_tail(text: str) -> str:
 
 
 class WhisperTranscriber:
-    def __init__(self, model: Any, model_path: Path, window_s: float = 8.0) -> None:
+    def __init__(self, model: Any, model_path: Path, window_s: float = 6.0) -> None:
         self._model = model
         self.window_frames = int(min(30.0, max(1.0, window_s)) * 100)
         self.model_path = model_path
@@ -97,7 +97,7 @@ class WhisperTranscriber:
 
     @classmethod
     def load(
-        cls, model_path: str | None = None, cpu_threads: int = 2, window_s: float = 8.0
+        cls, model_path: str | None = None, cpu_threads: int = 1, window_s: float = 6.0
     ) -> WhisperTranscriber:
         """Load a CTranslate2 Whisper folder (default: bundled tiny.en). Blocking."""
         from faster_whisper import WhisperModel
@@ -120,7 +120,7 @@ class WhisperTranscriber:
 
     @classmethod
     async def aload(
-        cls, model_path: str | None = None, cpu_threads: int = 2, window_s: float = 8.0
+        cls, model_path: str | None = None, cpu_threads: int = 1, window_s: float = 6.0
     ) -> WhisperTranscriber:
         return await asyncio.to_thread(cls.load, model_path, cpu_threads, window_s)
 
