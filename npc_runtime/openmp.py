@@ -34,8 +34,9 @@ def apply_wait_policy(policy: WaitPolicy) -> str:
     "inherit" leaves the environment as it is. An OMP_WAIT_POLICY already in the
     environment wins over the setting: it is the standard knob, set on purpose."""
     if policy not in get_args(WaitPolicy):
+        *rest, last = get_args(WaitPolicy)
         raise ValueError(
-            f"server.omp_wait_policy must be passive, active or inherit, got {policy!r}"
+            f"server.omp_wait_policy must be {', '.join(rest)} or {last}, got {policy!r}"
         )
     current = os.environ.get("OMP_WAIT_POLICY", "")
     if policy != "inherit":

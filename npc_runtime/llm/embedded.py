@@ -29,7 +29,7 @@ from .base import (
     LLMStream,
     Usage,
 )
-from .grammar import continuation_for, llguidance_grammar, prefill_for
+from .grammar import Prefill, continuation_for, llguidance_grammar, prefill_for
 
 log = logging.getLogger(__name__)
 
@@ -312,10 +312,10 @@ class EmbeddedStream(LLMStream):
         body: dict[str, Any] | None = self._body
         try:
             while body is not None:
-                paused = run.request(server, body)
-                if not paused or not self._wait_release():
+                resume = run.request(server, body)
+                if resume is None or not self._wait_release():
                     break
-                body = run.resumed(body)
+                body = run.resumed(body, resume)
         finally:
             if run.prompt is not None:
                 post(Usage(run.prompt[0], run.prompt[1], run.completion))
@@ -350,14 +350,15 @@ class _Run:
         self.completion = 0  # tokens decoded by requests that ended
         self._decoded = 0  # ... and by the current one
 
-    def request(self, server: Any, body: dict[str, Any]) -> bool:
-        """Run one engine request; True when hold() stopped it at a resumable point."""
+    def request(self, server: Any, body: dict[str, Any]) -> Prefill | None:
+        """Run one engine request; when hold() stopped it at a resumable point, the
+        continuation from there (None: the reply ended, failed or was stopped)."""
         stream = self._stream
-        paused = False
+        resume: Prefill | None = None
         self._decoded = 0
 
         def on_chunk(chunk: dict[str, Any]) -> bool:
-            nonlocal paused
+            nonlocal resume
             if stream._stop.is_set():
                 return True
             if "error" in chunk:
@@ -384,14 +385,10 @@ class _Run:
                 self._decoded = int(usage.get("completion_tokens", self._decoded))
             if stream._stop.is_set():
                 return True
-            if (
-                not ended
-                and stream._held.is_set()
-                and stream._schema is not None
-                and continuation_for(stream._schema, self.said) is not None
-            ):
-                paused = True
-                return True  # llama.cpp stops decoding this slot
+            if not ended and stream._held.is_set() and stream._schema is not None:
+                resume = continuation_for(stream._schema, self.said)
+                # True makes llama.cpp stop decoding this slot.
+                return resume is not None
             return False
 
         try:
@@ -401,14 +398,14 @@ class _Run:
         except Exception as e:  # bad request shapes raise ValueError from the binding
             self.error = LLMError(f"the embedded LLM rejected the request: {e}")
         self.completion += self._decoded
-        return paused and self.error is None and not self.finish
+        if self.error is not None or self.finish or stream._stop.is_set():
+            return None
+        return resume
 
-    def resumed(self, body: dict[str, Any]) -> dict[str, Any] | None:
-        """The request that goes on from what was said; None when nothing may follow."""
-        assert self._stream._schema is not None
+    def resumed(self, body: dict[str, Any], cont: Prefill) -> dict[str, Any] | None:
+        """The request that goes on from `cont`; None when no tokens are left for it."""
         left = int(self._stream._body.get("max_tokens", 0)) - self.completion
-        cont = continuation_for(self._stream._schema, self.said)
-        if cont is None or left <= 0:
+        if left <= 0:
             self.finish = "length"
             return None
         self._stream.holds += 1
