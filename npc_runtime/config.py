@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # llama.cpp's flash attention modes (llm.flash_attn; llm/embedded.py maps them).
 FlashAttn = Literal["auto", "on", "off"]
+# How the embedded engine's weights are stored (llm.requantize; llm/requantize.py).
+Requantize = Literal["auto", "none", "q8_0", "q4_0"]
 
 
 class ConfigError(Exception):
@@ -157,6 +159,13 @@ class LlmSettings(BaseModel):
     # (measured: first audio no better with it off). Long replies from a cached
     # prompt gain from "off".
     flash_attn: FlashAttn = "auto"
+    # Re-store the weights in a block format this CPU multiplies faster, once, cached
+    # in requantize_cache_dir (llm/requantize.py): "auto" = Q8_0 for the bundled
+    # SmolLM2 (same model, first token ~15% sooner) and a llm.model_path as it is;
+    # "q4_0" is faster still but re-rounds the weights (measurably worse replies).
+    requantize: Requantize = "auto"
+    # Empty = $XDG_CACHE_HOME/npc-runtime/models (~/.cache/npc-runtime/models).
+    requantize_cache_dir: str = ""
     # OpenAI-compatible server (vLLM, llama.cpp server, ...).
     base_url: str = ""
     model: str = ""

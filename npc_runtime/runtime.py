@@ -72,7 +72,7 @@ class SpeculationStats:
     early_recalls: int = 0
 
 
-def load_llm(settings: Settings) -> LLMBackend:
+def load_llm(settings: Settings, progress: Progress | None = None) -> LLMBackend:
     """The configured language model backend (blocking: the embedded one loads weights)."""
     if settings.llm.backend == "scripted":
         from .llm.scripted import ScriptedLLM, canned_reply
@@ -98,6 +98,11 @@ def load_llm(settings: Settings) -> LLMBackend:
         n_threads_batch=settings.llm.n_threads_batch,
         prefill=settings.llm.prefill_reply,
         flash_attn=settings.llm.flash_attn,
+        requantize=settings.llm.requantize,
+        cache_dir=Path(settings.llm.requantize_cache_dir).expanduser()
+        if settings.llm.requantize_cache_dir
+        else None,
+        progress=progress,
     )
 
 
@@ -161,7 +166,7 @@ class Runtime:
             if settings.llm.backend == "openai"
             else "loading language model (embedded llama.cpp)"
         )
-        llm = await asyncio.to_thread(load_llm, settings)
+        llm = await asyncio.to_thread(load_llm, settings, say)
         timed("llm", t0)
         t0 = time.perf_counter()
         say("loading voices (piper)")

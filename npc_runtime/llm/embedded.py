@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import FlashAttn
+from ..config import FlashAttn, Requantize
 from .base import (
     ChatMessage,
     Delta,
@@ -30,6 +30,7 @@ from .base import (
     Usage,
 )
 from .grammar import Prefill, continuation_for, llguidance_grammar, prefill_for
+from .requantize import requantized
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +100,12 @@ class EmbeddedLLM(LLMBackend):
         n_threads_batch: int | None = None,
         prefill: bool = True,
         flash_attn: FlashAttn = "auto",
+        requantize: Requantize = "auto",
+        cache_dir: Path | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> EmbeddedLLM:
-        """Load a GGUF (default: the bundled SmolLM2-135M). Blocking, ~0.5 s for SmolLM2.
+        """Load a GGUF (default: the bundled SmolLM2-135M). Blocking, ~0.5 s for SmolLM2
+        (plus ~5 s once to convert its weights: `requantize`, llm/requantize.py).
 
         `flash_attn`: llama.cpp's flash attention ("auto" turns it on here). Off decodes
         SmolLM2 on a CPU ~15% faster at a 700-token prompt (19.6 → 16.5 ms a token, one
@@ -113,6 +118,18 @@ class EmbeddedLLM(LLMBackend):
 
         path = Path(model_path).expanduser() if model_path else bundled_model_path()
         _check_gguf(path)
+        if requantize not in ("auto", "none", "q8_0", "q4_0"):
+            raise LLMError(f"requantize must be auto, none, q8_0 or q4_0, got {requantize!r}")
+        # "auto": the bundled model only; a model the user chose is loaded as it is.
+        target = ("none" if model_path else "q8_0") if requantize == "auto" else requantize
+        if target == "q8_0" or target == "q4_0":
+            try:
+                path = requantized(path, target, cache_dir, progress)
+            except (ValueError, OSError) as e:
+                raise LLMError(
+                    f"could not convert {path} to {target}: {e}. Set llm.requantize = none "
+                    "to load it as it is."
+                ) from e
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         params.n_parallel = n_parallel
@@ -149,6 +166,8 @@ class EmbeddedLLM(LLMBackend):
         n_threads_batch: int | None = None,
         prefill: bool = True,
         flash_attn: FlashAttn = "auto",
+        requantize: Requantize = "auto",
+        cache_dir: Path | None = None,
     ) -> EmbeddedLLM:
         return await asyncio.to_thread(
             cls.load,
@@ -159,6 +178,8 @@ class EmbeddedLLM(LLMBackend):
             n_threads_batch,
             prefill,
             flash_attn,
+            requantize,
+            cache_dir,
         )
 
     @property
