@@ -249,7 +249,9 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
                 for err in row["errors"]:
                     print(f"  error: {err}", file=sys.stderr)
     finally:
-        for proc in procs:
+        # Newest first: the first server started the data folder's Redis and stops it
+        # when it exits, so the others must have written their memories by then.
+        for proc in reversed(procs):
             proc.terminate()
             await proc.wait()
     summaries = {name: _summary(r) for name, r in rows.items()}
