@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -99,6 +101,23 @@ def test_a_damaged_gguf_is_refused_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(LLMError, match=r"could not convert .*bad\.gguf.*llm\.requantize = none"):
         EmbeddedLLM.load(str(bad), requantize="q8_0", cache_dir=tmp_path / "cache")
     assert not cached_path(bad, "q8_0", tmp_path / "cache").exists()
+
+
+def test_an_unwritable_cache_falls_back_to_the_shipped_weights(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    with caplog.at_level(logging.WARNING, logger="npc_runtime.llm.embedded"):
+        engine = EmbeddedLLM.load(n_ctx=512, n_parallel=1, cache_dir=blocked / "models")
+    try:
+        assert engine.model_path == bundled_model_path()
+    finally:
+        asyncio.run(engine.aclose())
+    assert "loading it as shipped" in caplog.text and "requantize_cache_dir" in caplog.text
+    # Asked for by name, the conversion is required: the error says what to do.
+    with pytest.raises(LLMError, match=r"could not write q8_0 weights.*requantize_cache_dir"):
+        EmbeddedLLM.load(n_ctx=512, requantize="q8_0", cache_dir=blocked / "models")
 
 
 def test_an_unknown_format_is_refused() -> None:

@@ -125,7 +125,23 @@ class EmbeddedLLM(LLMBackend):
         if target == "q8_0" or target == "q4_0":
             try:
                 path = requantized(path, target, cache_dir, progress)
-            except (ValueError, OSError) as e:
+            except OSError as e:
+                if requantize != "auto":
+                    raise LLMError(
+                        f"could not write {target} weights for {path}: {e}. Point "
+                        "llm.requantize_cache_dir at a writable folder, or set "
+                        "llm.requantize = none to load the file as it is."
+                    ) from e
+                # The conversion only speeds the model up: a read-only or full disk
+                # must not stop the server (the shipped weights are the same model).
+                log.warning(
+                    "could not write %s weights for %s (%s); loading it as shipped, "
+                    "which is slower (set llm.requantize_cache_dir to a writable folder)",
+                    target,
+                    path.name,
+                    e,
+                )
+            except ValueError as e:
                 raise LLMError(
                     f"could not convert {path} to {target}: {e}. Set llm.requantize = none "
                     "to load it as it is."
