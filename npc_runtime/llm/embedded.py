@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from ..config import FlashAttn, Requantize
 from .base import (
@@ -118,8 +118,9 @@ class EmbeddedLLM(LLMBackend):
 
         path = Path(model_path).expanduser() if model_path else bundled_model_path()
         _check_gguf(path)
-        if requantize not in ("auto", "none", "q8_0", "q4_0"):
-            raise LLMError(f"requantize must be auto, none, q8_0 or q4_0, got {requantize!r}")
+        if requantize not in get_args(Requantize):
+            *rest, last = get_args(Requantize)
+            raise LLMError(f"requantize must be {', '.join(rest)} or {last}, got {requantize!r}")
         # "auto": the bundled model only; a model the user chose is loaded as it is.
         target = ("none" if model_path else "q8_0") if requantize == "auto" else requantize
         if target == "q8_0" or target == "q4_0":

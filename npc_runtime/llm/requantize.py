@@ -7,7 +7,8 @@ critical path goes through those multiplications. Measured on the 2-core AMD EPY
 bundled model, ~900-token prompt (README, "Latency"):
 
 - Q8_0: the first token of a turn ~15% sooner, ~2 ms less per decoded token. Q4_1
-  values fit Q8_0's grid to within ~0.5% of a Q4_1 step: the model is the same.
+  values land on Q8_0's grid within ~2% of a Q4_1 step (RMS error under 0.7% of any
+  tensor's RMS): the model is the same.
 - Q4_0: the first token ~25% sooner, ~4.5 ms less per token, but Q4_1 values do not
   fit Q4_0's symmetric grid: re-rounding adds about as much error as the original
   quantisation had. Faster, measurably worse; a choice, not the default.
