@@ -24,12 +24,12 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 log = logging.getLogger(__name__)
 
 Target = Literal["q8_0", "q4_0"]
-TARGETS: tuple[Target, ...] = ("q8_0", "q4_0")
+TARGETS: tuple[Target, ...] = get_args(Target)
 # Bumped when the conversion changes, so old cached files are not reused.
 _VERSION = 1
 _BLOCK = 32  # elements per block in both target formats
@@ -61,7 +61,7 @@ def requantized(
     Blocking (~5 s for the bundled model, numpy); later calls return the cached file.
     Raises ValueError for an unknown target or a file that is not a readable GGUF."""
     if target not in TARGETS:
-        raise ValueError(f"llm.requantize must be one of none, auto, {', '.join(TARGETS)}")
+        raise ValueError(f"target must be {' or '.join(TARGETS)}, got {target!r}")
     out = cached_path(source, target, cache_dir or default_cache_dir())
     if out.is_file():
         return out
