@@ -203,6 +203,10 @@ class TtsSettings(BaseModel):
     default_voice: str = ""
     # NpcAudio chunk length.
     chunk_ms: int = Field(200, ge=20, le=1000)
+    # Piper makes each sentence's first ~this much audio alone and sends it while it
+    # makes the rest (only the vocoder is cut; the words are read whole, so the voice is
+    # the same). 0 = whole sentences. Voices whose graph cannot be cut ignore it.
+    first_piece_ms: int = Field(350, ge=0, le=10_000)
     # onnxruntime threads per voice. 2: the LLM is held while the first sentence is
     # synthesised (below), so that sentence has both cores (alone here: 185 → 108 ms for
     # 1.9 s of speech); later sentences share the cores with the decoding LLM.

@@ -171,6 +171,7 @@ class Session:
             voice=self.runtime.voice_settings(self.character),
             output_rate=self.output_rate,
             chunk_ms=s.tts.chunk_ms,
+            first_piece_ms=s.tts.first_piece_ms,
             first_clause_chars=s.tts.first_clause_chars,
             first_clause_min_chars=s.tts.first_clause_min_chars or None,
             hold_llm_for_first_sentence=s.tts.hold_llm_for_first_sentence,

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .audio import float_to_pcm16, resample, split_ms
+import numpy as np
+
+from .audio import StreamResampler, float_to_pcm16, split_ms
 from .characters import EMOTIONS, Character, EmotionName
 from .emotion import EmotionBook, EmotionState, Mood, describe, llm_stimulus, shade_voice
 from .events import (
@@ -37,7 +39,7 @@ from .llm.primer import PromptPrimer
 from .llm.prompt import Exchange, build_messages, reply_schema
 from .memory import Memory, Recall
 from .tts.chunker import SentenceChunker
-from .tts.piper_tts import PiperSynthesizer, Synthesis, VoiceSettings
+from .tts.piper_tts import PiperSynthesizer, SpeechStream, VoiceSettings
 from .tts.visemes import VisemeSpan, VisemeTable, slice_for_chunk
 
 if TYPE_CHECKING:
@@ -73,6 +75,9 @@ class TurnConfig:
     voice: VoiceSettings
     output_rate: int
     chunk_ms: int = 200
+    # Decode about this much of each sentence's audio first and send it while piper
+    # makes the rest (tts.first_piece_ms; 0 = whole sentences).
+    first_piece_ms: float = 0.0
     first_clause_chars: int = 60
     first_clause_min_chars: int | None = None
     # Hold the LLM's reply while the first sentence is synthesised (tts settings).
@@ -175,6 +180,8 @@ class Turn:
         self._mood = self.config.the_mood()
         # The reply's stream while it may be held for the first sentence's synthesis.
         self._holdable: LLMStream | None = None
+        self._sequence = 0  # of the next NpcAudio chunk
+        self._out_samples = 0  # audio sent so far, at the output rate
 
     @property
     def turn_id(self) -> str:
@@ -393,77 +400,109 @@ class Turn:
 
     async def _speak(self, synth: PiperSynthesizer, sentences: asyncio.Queue[str | None]) -> None:
         cfg = self.config
-        seq = 0
-        offset = 0  # samples at the output rate
-        index = 0
         while (sentence := await sentences.get()) is not None:
             self._ensure_feeling()
             assert self.feeling is not None
             voice = shade_voice(cfg.voice, cfg.character.voice, self.feeling)
-            first = not self.timings.tts_first_audio_ms
-            if first:
+            if not self.timings.tts_first_audio_ms:
                 self.timings.tts_start_at_ms = self.since_reference_ms()
+            stream = synth.stream(sentence, voice, cfg.first_piece_ms)
+            spans_before = len(self.spans)
             try:
-                async with asyncio.timeout(cfg.tts_timeout_s):
-                    syn = await synth.synthesize(sentence, voice)
+                await self._speak_sentence(stream, sentence)
             except TimeoutError:
+                if len(self.spans) > spans_before:  # part of it was sent: that part is its span
+                    span = self.spans[-1]
+                    sent_ms = 1000.0 * self._out_samples / cfg.output_rate
+                    self.spans[-1] = SentenceSpan(span.text, span.start_ms, sent_ms)
+                    self.timings.audio_ms = sent_ms
                 self._fail(
                     ErrorCode.DEADLINE_EXCEEDED,
                     f"speech synthesis took longer than {cfg.tts_timeout_s:g} s "
-                    f"(tts.timeout_s) on {sentence[:40]!r}; that sentence is sent as text only",
+                    f"(tts.timeout_s) on {sentence[:40]!r}; the rest of it is sent as text only",
                 )
-                continue
             finally:
                 self._release_reply()
-            self.timings.tts_total_ms += syn.elapsed_ms
-            if first:
-                self.timings.tts_first_audio_ms = syn.elapsed_ms
-                self.timings.first_audio_made_at_ms = self.since_reference_ms()
-            audio = resample(syn.audio, syn.sample_rate, cfg.output_rate)
-            if audio.size == 0:
-                continue
-            start_ms = 1000.0 * offset / cfg.output_rate
-            timeline = self._visemes(syn, audio.size)
-            for a, b in split_ms(audio.size, cfg.output_rate, cfg.chunk_ms):
-                if seq == 0:
-                    self.timings.first_audio_sent_at_ms = self.since_reference_ms()
-                self.out.emit(
-                    AudioOut(
-                        turn_id=self.turn_id,
-                        sequence=seq,
-                        pcm=float_to_pcm16(audio[a:b]),
-                        sample_rate_hz=cfg.output_rate,
-                        offset_ms=round(1000.0 * (offset + a) / cfg.output_rate),
-                        sentence_index=index,
-                        visemes=chunk_visemes(
-                            timeline, 1000.0 * a / cfg.output_rate, 1000.0 * b / cfg.output_rate
-                        ),
-                    )
+                self.timings.tts_total_ms += stream.elapsed_ms
+
+    async def _speak_sentence(self, stream: SpeechStream, sentence: str) -> None:
+        """Send one sentence's audio piece by piece as piper makes it.
+
+        Each piece's audio goes out at once, except the end of its lip-sync timeline
+        that a closure further on may still move (VisemeTable.settled_samples)."""
+        cfg = self.config
+        rate = stream.sample_rate
+        loop = asyncio.get_running_loop()
+        deadline = None if cfg.tts_timeout_s is None else loop.time() + cfg.tts_timeout_s
+        resampler = StreamResampler(rate, cfg.output_rate)
+        made = np.zeros(0, dtype=np.float32)  # at the voice's rate
+        n_sent = 0  # samples of it resampled and sent
+        start = self._out_samples  # the sentence's first sample at the output rate
+        index = len(self.spans)
+        timeline: list[VisemeSpan] = []
+        while True:
+            async with asyncio.timeout_at(deadline):
+                piece = await asyncio.to_thread(stream.next_piece)
+            last = piece is None
+            if piece is not None:
+                if made.size == 0:
+                    if not self.timings.tts_first_audio_ms:
+                        self.timings.tts_first_audio_ms = stream.elapsed_ms
+                        self.timings.first_audio_made_at_ms = self.since_reference_ms()
+                    total_ms = 1000.0 * stream.total_samples / rate
+                    # Known from the first piece on, so a barge-in mid-sentence knows
+                    # how much of it was heard.
+                    start_ms = 1000.0 * start / cfg.output_rate
+                    self.spans.append(SentenceSpan(sentence, start_ms, start_ms + total_ms))
+                    self.timings.audio_ms = start_ms + total_ms
+                made = np.concatenate((made, piece))
+            if made.size == 0:
+                return  # nothing to say in it
+            ready = made.size
+            table = cfg.visemes
+            if table is not None and stream.phonemes:
+                timeline = table.timeline(stream.phonemes, rate, made)
+                if not last:
+                    ready = table.settled_samples(stream.phonemes, rate, made.size)
+            if ready > n_sent or last:
+                out = resampler.push(made[n_sent:ready], last=last)
+                self._send_audio(out, timeline, index, start)
+                n_sent = ready
+            if last:
+                return
+
+    def _send_audio(
+        self, audio: np.ndarray, timeline: list[VisemeSpan], index: int, sentence_start: int
+    ) -> None:
+        """Send audio that continues the turn's audio, in chunks of at most chunk_ms."""
+        cfg = self.config
+        if audio.size == 0:
+            return
+        for a, b in split_ms(audio.size, cfg.output_rate, cfg.chunk_ms):
+            if self._sequence == 0:
+                self.timings.first_audio_sent_at_ms = self.since_reference_ms()
+            at = self._out_samples + a  # the chunk's first sample in the turn
+            in_sentence_ms = 1000.0 * (at - sentence_start) / cfg.output_rate
+            chunk_ms = 1000.0 * (b - a) / cfg.output_rate
+            self.out.emit(
+                AudioOut(
+                    turn_id=self.turn_id,
+                    sequence=self._sequence,
+                    pcm=float_to_pcm16(audio[a:b]),
+                    sample_rate_hz=cfg.output_rate,
+                    offset_ms=round(1000.0 * at / cfg.output_rate),
+                    sentence_index=index,
+                    visemes=chunk_visemes(timeline, in_sentence_ms, in_sentence_ms + chunk_ms),
                 )
-                seq += 1
-            offset += audio.size
-            end_ms = 1000.0 * offset / cfg.output_rate
-            self.spans.append(SentenceSpan(sentence, start_ms, end_ms))
-            self.timings.audio_ms = end_ms
-            index += 1
+            )
+            self._sequence += 1
+        self._out_samples += audio.size
 
     def _release_reply(self) -> None:
         """The first sentence is synthesised (or given up on): the reply goes on."""
         if self._holdable is not None:
             self._holdable.release()
             self._holdable = None
-
-    def _visemes(self, syn: Synthesis, out_samples: int) -> list[VisemeSpan]:
-        """The sentence's viseme timeline in ms of the output audio (resampling
-        can shift the length by a sample or two; the timeline is stretched to match)."""
-        table = self.config.visemes
-        if table is None or not syn.phonemes:
-            return []
-        spans = table.timeline(syn.phonemes, syn.sample_rate, syn.audio)
-        total = syn.duration_ms
-        out_ms = 1000.0 * out_samples / self.config.output_rate
-        k = out_ms / total if total else 1.0
-        return [VisemeSpan(v.viseme, v.start_ms * k, v.duration_ms * k, v.weight) for v in spans]
 
 
 async def recall_for(

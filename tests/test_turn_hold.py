@@ -3,7 +3,6 @@ first sentence, so that sentence has the cores; the reply then goes on, whole.""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from npc_runtime.characters import load_character
 from npc_runtime.events import AudioOut, ServerOut, TextOut, TurnCause
 from npc_runtime.llm.embedded import EmbeddedLLM
-from npc_runtime.tts.piper_tts import PiperSynthesizer, Synthesis, VoiceSettings
+from npc_runtime.tts.piper_tts import PiperSynthesizer, SpeechStream, VoiceSettings
 from npc_runtime.turn import Turn, TurnConfig, TurnRequest
 
 pytestmark = pytest.mark.models
@@ -36,15 +36,16 @@ def voice() -> PiperSynthesizer:
     return PiperSynthesizer.build(None, alignments=False)
 
 
-async def engine_decoding(llm: EmbeddedLLM, settle_s: float) -> bool:
-    """Whether the engine's slot is still decoding after up to settle_s (its /slots)."""
+def engine_decoding(llm: EmbeddedLLM, settle_s: float) -> bool:
+    """Whether the engine's slot is still decoding after up to settle_s (its /slots).
+    Blocking: it runs in piper's worker thread, where the turn waits for its audio."""
     deadline = time.perf_counter() + settle_s
-    async with httpx.AsyncClient() as c:
+    with httpx.Client() as c:
         while True:
-            slots = (await c.get(f"{llm.http_address}/slots")).json()
+            slots = c.get(f"{llm.http_address}/slots").json()
             if not any(s["is_processing"] for s in slots) or time.perf_counter() > deadline:
                 return any(s["is_processing"] for s in slots)
-            await asyncio.sleep(0.02)
+            time.sleep(0.02)
 
 
 class Events:
@@ -59,15 +60,23 @@ async def run_turn(llm: EmbeddedLLM, voice: PiperSynthesizer, hold: bool) -> dic
     """One turn with a reply that runs long (greedy SmolLM2 repeats itself); says whether
     the engine was decoding while piper made the first sentence."""
     seen: dict[str, Any] = {}
-    synthesize = voice.synthesize
+    stream = voice.stream
 
-    async def watched(text: str, settings: VoiceSettings | None = None) -> Synthesis:
-        if "engine_decoding" not in seen:
+    def watched(
+        text: str, settings: VoiceSettings | None = None, first_piece_ms: float = 0.0
+    ) -> SpeechStream:
+        made = stream(text, settings, first_piece_ms)
+        if "first_sentence" not in seen:
             seen["first_sentence"] = text
-            made = asyncio.ensure_future(synthesize(text, settings))
-            seen["engine_decoding"] = await engine_decoding(llm, settle_s=1.0)
-            return await made
-        return await synthesize(text, settings)
+            next_piece = made.next_piece
+
+            def first_piece() -> np.ndarray | None:
+                if "engine_decoding" not in seen:
+                    seen["engine_decoding"] = engine_decoding(llm, settle_s=1.0)
+                return next_piece()
+
+            made.next_piece = first_piece  # type: ignore[method-assign]
+        return made
 
     jin = load_character(ROOT / "characters" / "jin" / "character.toml")
     cfg = TurnConfig(
@@ -86,11 +95,11 @@ async def run_turn(llm: EmbeddedLLM, voice: PiperSynthesizer, hold: bool) -> dic
         uuid.uuid4().hex, TurnCause.TEXT, "Tell me about your broth.", time.perf_counter()
     )
     turn = Turn(cfg, request, [], out)
-    voice.synthesize = watched  # type: ignore[method-assign]
+    voice.stream = watched  # type: ignore[method-assign]
     try:
         await turn.run()
     finally:
-        del voice.synthesize
+        del voice.stream
     seen["turn"] = turn
     seen["events"] = out.items
     return seen

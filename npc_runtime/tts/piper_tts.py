@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,9 @@ import numpy as np
 import onnxruntime as ort
 from piper import PiperVoice
 from piper.config import PiperConfig, SynthesisConfig
+from piper.const import BOS, EOS, PAD
+
+from .vocoder import CONTEXT_FRAMES, SplitVoice
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +132,34 @@ def _session_options(intra_op_threads: int) -> ort.SessionOptions:
     return opts
 
 
+# Piper normalises each sentence to its own peak, which needs the whole sentence before
+# its first sample can be sent. A voice gets one gain instead, measured once at load:
+# its speech then peaks near this level, and a character sounds as loud in every line.
+TARGET_PEAK = 0.85
+# Said at load, without noise so the gain is the same on every start (~0.2 s).
+_CALIBRATION = ("Well, hello there! What brings you here?", "Hm. Mmm, I see.", "No!")
+# Pieces after the first grow to this many latent frames (~3 s at 22 kHz): each piece
+# decodes CONTEXT_FRAMES twice more on either side, so fewer, longer pieces cost less.
+_MAX_PIECE_FRAMES = 256
+
+
 class PiperSynthesizer:
     """One loaded Piper voice; shared by every character that uses it."""
 
-    def __init__(self, voice: PiperVoice, model_path: Path) -> None:
+    def __init__(
+        self,
+        voice: PiperVoice,
+        model_path: Path,
+        split: SplitVoice | None = None,
+        aligned: bool = False,
+    ) -> None:
         self.voice = voice
         self.model_path = model_path
-        # The patched model has a second output: samples per phoneme id.
-        self.has_alignments = len(voice.session.get_outputs()) > 1
+        # None: this voice's graph could not be cut; it runs whole, a sentence at a time.
+        self.split = split
+        # The patched model has a second output: frames per phoneme id.
+        self.has_alignments = aligned
+        self.gain = 1.0
 
     @classmethod
     def build(
@@ -145,21 +168,30 @@ class PiperSynthesizer:
         alignments: bool = True,
         intra_op_threads: int = 1,
     ) -> PiperSynthesizer:
-        """Load a voice without the registry (blocking, ~0.5 s; ~1 s with alignments)."""
+        """Load a voice without the registry (blocking, ~1-2 s)."""
         path = resolve_voice_path(model_path)
         config_path = Path(f"{path}.json")
         if not config_path.is_file():
             raise FileNotFoundError(f"Piper voice config {config_path} not found beside {path}")
         config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-        model: str | bytes = str(path)
-        if alignments:
-            model = _patched_for_alignments(path)
-        session = ort.InferenceSession(
-            model,
-            sess_options=_session_options(intra_op_threads),
-            providers=["CPUExecutionProvider"],
-        )
-        return cls(PiperVoice(session=session, config=config), path)
+        options = _session_options(intra_op_threads)
+        model, alignment_output = _load_graph(path, alignments)
+        split = None
+        if model is not None:
+            split = SplitVoice.split(model, alignment_output, options, config.hop_length)
+        if split is not None:
+            # PiperVoice is used for its phonemizer and config; the halves do the work.
+            session = split.encoder
+            aligned = split.has_alignments
+        else:
+            source: str | bytes = str(path) if model is None else model.SerializeToString()
+            session = ort.InferenceSession(
+                source, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            aligned = len(session.get_outputs()) > 1
+        synth = cls(PiperVoice(session=session, config=config), path, split, aligned)
+        synth.calibrate()
+        return synth
 
     @classmethod
     def load(
@@ -188,46 +220,51 @@ class PiperSynthesizer:
     def num_speakers(self) -> int:
         return int(self.voice.config.num_speakers)
 
+    @property
+    def frame_samples(self) -> int:
+        return int(self.voice.config.hop_length)
+
+    def calibrate(self) -> float:
+        """Set the voice's gain from its raw peak on a few noiseless lines (blocking)."""
+        quiet = VoiceSettings(noise_scale=0.0, noise_w_scale=0.0)
+        self.gain = 1.0
+        peak = 0.0
+        for line in _CALIBRATION:
+            audio = self.synthesize_sync(line, quiet, clip=False).audio
+            peak = max(peak, float(np.abs(audio).max(initial=0.0)))
+        self.gain = TARGET_PEAK / peak if peak > 1e-4 else 1.0
+        return self.gain
+
+    def stream(
+        self, text: str, settings: VoiceSettings | None = None, first_piece_ms: float = 0.0
+    ) -> SpeechStream:
+        """The speech for `text`, to be made piece by piece with SpeechStream.next_piece.
+
+        first_piece_ms > 0 decodes about that much audio first and the rest in growing
+        pieces (voices that can be split); 0 makes each sentence in one piece."""
+        settings = settings or VoiceSettings()
+        self.check(settings)
+        first_frames = 0
+        if first_piece_ms > 0 and self.split is not None:
+            frames = first_piece_ms * self.sample_rate / 1000 / self.frame_samples
+            first_frames = max(1, round(frames))
+        return SpeechStream(self, speakable_text(text), settings, first_frames)
+
     async def synthesize(self, text: str, settings: VoiceSettings | None = None) -> Synthesis:
         return await asyncio.to_thread(self.synthesize_sync, text, settings)
 
-    def synthesize_sync(self, text: str, settings: VoiceSettings | None = None) -> Synthesis:
-        settings = settings or VoiceSettings()
-        self.check(settings)
+    def synthesize_sync(
+        self, text: str, settings: VoiceSettings | None = None, clip: bool = True
+    ) -> Synthesis:
         t0 = time.perf_counter()
-        speakable = speakable_text(text)
-        if not speakable:
-            return Synthesis(np.zeros(0, dtype=np.float32), self.sample_rate, [], 0.0)
-        syn_config = SynthesisConfig(
-            speaker_id=settings.speaker_id if self.num_speakers > 1 else None,
-            length_scale=settings.length_scale,
-            noise_scale=settings.noise_scale,
-            noise_w_scale=settings.noise_w_scale,
-            volume=settings.volume,
-        )
-        audio_parts: list[np.ndarray] = []
-        phonemes: list[tuple[str, int]] = []
-        aligned = self.has_alignments
-        # Piper yields one chunk per sentence.
-        for chunk in self.voice.synthesize(
-            speakable, syn_config=syn_config, include_alignments=aligned
-        ):
-            audio_parts.append(chunk.audio_float_array)
-            if aligned and chunk.phoneme_alignments:
-                phonemes.extend(
-                    fold_alignments(
-                        (a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments
-                    )
-                )
-            else:
-                aligned = False  # a partial timeline would drift: drop it all
-        audio = (
-            np.concatenate(audio_parts).astype(np.float32, copy=False)
-            if audio_parts
-            else np.zeros(0, dtype=np.float32)
-        )
+        stream = self.stream(text, settings)
+        stream.clip = clip
+        parts = []
+        while (piece := stream.next_piece()) is not None:
+            parts.append(piece)
+        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         elapsed_ms = 1000.0 * (time.perf_counter() - t0)
-        return Synthesis(audio, self.sample_rate, phonemes if aligned else [], elapsed_ms)
+        return Synthesis(audio, self.sample_rate, stream.phonemes, elapsed_ms)
 
     def check(self, settings: VoiceSettings) -> None:
         """Raise ValueError when these settings do not fit this voice."""
@@ -245,30 +282,187 @@ class PiperSynthesizer:
                 f"for {self.model_path.name}, got {sid}"
             )
 
+    def _inputs(self, ids: list[int], settings: VoiceSettings) -> dict[str, np.ndarray]:
+        inputs: dict[str, np.ndarray] = {
+            "input": np.array([ids], dtype=np.int64),
+            "input_lengths": np.array([len(ids)], dtype=np.int64),
+            "scales": np.array(
+                [settings.noise_scale, settings.length_scale, settings.noise_w_scale],
+                dtype=np.float32,
+            ),
+        }
+        if self.num_speakers > 1:
+            sid = settings.speaker_id
+            if sid is None:
+                sid = int(self.voice.config.default_speaker_id)
+            inputs["sid"] = np.array([sid], dtype=np.int64)
+        return inputs
+
+
+class SpeechStream:
+    """One text's speech, made piece by piece.
+
+    next_piece is blocking (run it off the event loop), one call at a time. Every
+    sentence of the text is encoded on the first call, so `phonemes` covers the whole
+    text from then on; the pieces together are the text's audio at the voice's rate.
+    """
+
+    def __init__(
+        self, synth: PiperSynthesizer, text: str, settings: VoiceSettings, first_frames: int
+    ) -> None:
+        self.synth = synth
+        self.text = text
+        self.settings = settings
+        self.first_frames = first_frames
+        self.clip = True
+        # (phoneme, num_samples) covering the whole text's audio; [] without alignments.
+        self.phonemes: list[tuple[str, int]] = []
+        self.total_samples = 0  # known after the first piece (split voices)
+        self.elapsed_ms = 0.0  # time spent making pieces so far
+        self._pieces = self._make()
+
+    @property
+    def sample_rate(self) -> int:
+        return self.synth.sample_rate
+
+    def next_piece(self) -> np.ndarray | None:
+        """The next piece of audio (float32), or None when the text is all said."""
+        t0 = time.perf_counter()
+        try:
+            raw = next(self._pieces, None)
+        finally:
+            self.elapsed_ms += 1000.0 * (time.perf_counter() - t0)
+        if raw is None:
+            return None
+        audio = raw.astype(np.float32) * np.float32(self.synth.gain * self.settings.volume)
+        if self.clip:
+            np.clip(audio, -1.0, 1.0, out=audio)
+        return audio
+
+    def _make(self) -> Iterator[np.ndarray]:
+        synth = self.synth
+        voice = synth.voice
+        sentences = [p for p in voice.phonemize(self.text) if p] if self.text else []
+        ids = [voice.phonemes_to_ids(p) for p in sentences]
+        split = synth.split
+        if split is None:
+            yield from self._whole(sentences, ids)
+            return
+        encoded = [split.encode(synth._inputs(i, self.settings)) for i in ids]
+        self.total_samples = sum(e.frames for e in encoded) * synth.frame_samples
+        timeline = [
+            _aligned(
+                voice.config.phoneme_id_map,
+                p,
+                i,
+                None if e.frame_durations is None else e.frame_durations * synth.frame_samples,
+            )
+            for p, i, e in zip(sentences, ids, encoded, strict=True)
+        ]
+        self.phonemes = _joined(timeline)
+        size = self.first_frames
+        for enc in encoded:
+            start = 0
+            while start < enc.frames:
+                step = size if size > 0 else enc.frames
+                end = min(enc.frames, start + step)
+                # The last sliver rides along rather than costing a decode of its own.
+                if enc.frames - end < CONTEXT_FRAMES:
+                    end = enc.frames
+                yield split.decode(enc, start, end)
+                start = end
+                if size > 0:
+                    size = min(_MAX_PIECE_FRAMES, 2 * size)
+
+    def _whole(self, sentences: list[list[str]], ids: list[list[int]]) -> Iterator[np.ndarray]:
+        """Voices that could not be split: every sentence whole, then one piece."""
+        synth = self.synth
+        config = SynthesisConfig(
+            speaker_id=self.settings.speaker_id if synth.num_speakers > 1 else None,
+            length_scale=self.settings.length_scale,
+            noise_scale=self.settings.noise_scale,
+            noise_w_scale=self.settings.noise_w_scale,
+        )
+        parts: list[np.ndarray] = []
+        timeline: list[list[tuple[str, int]] | None] = []
+        for phonemes, sentence_ids in zip(sentences, ids, strict=True):
+            result = synth.voice.phoneme_ids_to_audio(
+                sentence_ids, config, include_alignments=synth.has_alignments
+            )
+            audio, id_samples = result if isinstance(result, tuple) else (result, None)
+            audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+            parts.append(audio)
+            timeline.append(
+                _aligned(synth.voice.config.phoneme_id_map, phonemes, sentence_ids, id_samples)
+            )
+        self.phonemes = _joined(timeline)
+        if parts:
+            whole = np.concatenate(parts)
+            self.total_samples = whole.size
+            yield whole
+
+
+def _aligned(
+    id_map: Mapping[str, Sequence[int]],
+    phonemes: list[str],
+    ids: list[int],
+    id_samples: np.ndarray | None,
+) -> list[tuple[str, int]] | None:
+    """(phoneme, samples) for one sentence, marks folded; None when the ids cannot be
+    matched back to the phonemes (other id schemes, such as pinyin)."""
+    if id_samples is None:
+        return None
+    samples = np.asarray(id_samples).reshape(-1).astype(np.int64)
+    if samples.size != len(ids):
+        return None
+    pad = list(id_map.get(PAD, []))
+    out: list[tuple[str, int]] = []
+    pos = 0
+    units = [BOS, *phonemes, EOS]
+    for k, phoneme in enumerate(units):
+        # Piper writes each phoneme's ids followed by a pad, except after EOS.
+        expected = list(id_map.get(phoneme, [])) + (pad if k < len(units) - 1 else [])
+        if ids[pos : pos + len(expected)] != expected:
+            return None
+        out.append((phoneme, int(samples[pos : pos + len(expected)].sum())))
+        pos += len(expected)
+    if pos != samples.size:
+        return None
+    return fold_alignments(out)
+
+
+def _joined(timeline: list[list[tuple[str, int]] | None]) -> list[tuple[str, int]]:
+    """The sentences' timelines end to end; [] if any is missing (a partial one would drift)."""
+    if not timeline or any(t is None for t in timeline):
+        return []
+    return [unit for t in timeline if t is not None for unit in t]
+
+
+def _load_graph(path: Path, alignments: bool) -> tuple[Any | None, str | None]:
+    """The voice's ONNX graph, patched to expose phoneme durations when asked, and the
+    name of that output; (None, None) without the onnx package."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        log.warning("the onnx package is missing: %s is run whole, without lip-sync", path)
+        return None, None
+    model: Any = onnx.load(str(path))
+    if not alignments:
+        return model, None
+    try:
+        return model, add_alignment_output(model)
+    except ValueError as exc:  # already patched on disk, or an unusual graph
+        log.debug("not patching %s for alignments: %s", path, exc)
+        outputs = [o.name for o in model.graph.output]
+        return model, (outputs[1] if len(outputs) > 1 else None)
+
 
 def resolve_voice_path(model_path: str | Path | None) -> Path:
     path = Path(model_path).expanduser() if model_path else bundled_voice_path()
     if not path.is_file():
         raise FileNotFoundError(f"Piper voice {path} not found (expected an .onnx file)")
     return path.resolve()
-
-
-def _patched_for_alignments(path: Path) -> str | bytes:
-    """The model with its phoneme-duration tensor exposed, in memory; the path if not possible."""
-    try:
-        import onnx
-        from piper.patch_voice_with_alignment import add_alignment_output
-    except ImportError:
-        log.warning("the onnx package is missing: no phoneme alignments (lip-sync) for %s", path)
-        return str(path)
-    model: Any = onnx.load(str(path))
-    try:
-        add_alignment_output(model)
-    except ValueError as exc:  # already patched on disk, or an unusual graph
-        log.debug("not patching %s for alignments: %s", path, exc)
-        return str(path)
-    data: bytes = model.SerializeToString()
-    return data
 
 
 class VoiceRegistry:

@@ -178,16 +178,7 @@ class VisemeTable:
         With the audio, closed-lip shapes start where the sound actually stops
         (see _close_early).
         """
-        if sample_rate <= 0:
-            raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
-        runs: list[list[int]] = []  # [viseme, samples]; kept in samples so nothing drifts
-        i = 0
-        while i < len(phonemes):
-            phoneme, samples, used = self._join(phonemes, i)
-            i += used
-            if samples > 0:
-                _append(runs, self.viseme_for(phoneme), samples)
-        runs = self._absorb_short_silences(runs, sample_rate)
+        runs = self._runs(phonemes, sample_rate)
         if audio is not None:
             _close_early(runs, audio, sample_rate)
         spans: list[VisemeSpan] = []
@@ -203,6 +194,33 @@ class VisemeTable:
             )
             pos += samples
         return spans
+
+    def settled_samples(
+        self, phonemes: Sequence[tuple[str, int]], sample_rate: int, available: int
+    ) -> int:
+        """How much of the timeline is final when only the first `available` samples of
+        the audio exist (speech made piece by piece): a lip closure further on may still
+        start up to CLOSURE_SEARCH_MS earlier, once the audio before it is known."""
+        pos = 0
+        runs = self._runs(phonemes, sample_rate)
+        for idx, (vid, samples) in enumerate(runs):
+            if pos > available and idx > 0 and vid == _PP and runs[idx - 1][0] != SIL:
+                return max(0, min(available, _closure_floor(pos, runs[idx - 1][1], sample_rate)))
+            pos += samples
+        return available
+
+    def _runs(self, phonemes: Sequence[tuple[str, int]], sample_rate: int) -> list[list[int]]:
+        """[viseme, samples] runs; kept in samples so nothing drifts."""
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
+        runs: list[list[int]] = []
+        i = 0
+        while i < len(phonemes):
+            phoneme, samples, used = self._join(phonemes, i)
+            i += used
+            if samples > 0:
+                _append(runs, self.viseme_for(phoneme), samples)
+        return self._absorb_short_silences(runs, sample_rate)
 
     def _join(self, phonemes: Sequence[tuple[str, int]], i: int) -> tuple[str, int, int]:
         """The longest listed spelling starting at i, as (phoneme, samples, units used)."""
@@ -243,15 +261,19 @@ _KEEP_MS = 20.0  # the previous shape keeps at least this long
 _PP = _BY_LOWER_NAME["pp"]
 
 
+def _closure_floor(pos: int, prev_samples: int, rate: int) -> int:
+    """The earliest sample a closure starting at `pos` may be moved back to."""
+    return max(
+        pos - prev_samples + int(_KEEP_MS * rate / 1000), pos - int(CLOSURE_SEARCH_MS * rate / 1000)
+    )
+
+
 def _close_early(runs: list[list[int]], audio: np.ndarray, rate: int) -> None:
     win = max(1, int(0.005 * rate))
     pos = 0
     for idx, (vid, samples) in enumerate(runs):
         if idx > 0 and vid == _PP and runs[idx - 1][0] != SIL:
-            prev = runs[idx - 1][1]
-            lo = max(
-                pos - prev + int(_KEEP_MS * rate / 1000), pos - int(CLOSURE_SEARCH_MS * rate / 1000)
-            )
+            lo = _closure_floor(pos, runs[idx - 1][1], rate)
             if pos - lo > 2 * win and pos <= audio.size:
                 seg = audio[lo:pos].astype(np.float64)
                 env = np.sqrt(np.convolve(seg * seg, np.ones(win) / win, mode="same"))
