@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from npc_runtime.characters import load_character
-from npc_runtime.events import AudioOut, ServerOut, TurnCause
+from npc_runtime.events import AudioOut, ErrorCode, ErrorOut, ServerOut, TurnCause
 from npc_runtime.tts.piper_tts import TARGET_PEAK, PiperSynthesizer, SpeechStream, VoiceSettings
 from npc_runtime.tts.visemes import VisemeTable
 from npc_runtime.tts.vocoder import SplitVoice
@@ -243,3 +243,60 @@ async def test_a_streamed_sentence_sends_the_lip_sync_of_the_whole_sentence(
     assert turn.spans and turn.spans[0].end_ms == pytest.approx(
         1000 * whole.size / synth.sample_rate, abs=1
     )
+
+
+async def test_a_sentence_that_stalls_midway_keeps_what_was_sent_and_the_turn_goes_on(
+    synth: PiperSynthesizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = synth.stream
+    calls = {"first": 0}
+
+    def stalling(
+        text: str, settings: VoiceSettings | None = None, first_piece_ms: float = 0.0
+    ) -> SpeechStream:
+        s = stream(text, settings, first_piece_ms)
+        if calls["first"] == 0:
+            calls["first"] = 1
+            next_piece = s.next_piece
+            made = {"n": 0}
+
+            def stall() -> np.ndarray | None:
+                made["n"] += 1
+                if made["n"] == 2:
+                    time.sleep(1.0)  # piper stuck after the first piece
+                return next_piece()
+
+            s.next_piece = stall  # type: ignore[method-assign]
+        return s
+
+    monkeypatch.setattr(synth, "stream", stalling)
+    cfg = TurnConfig(
+        character=load_character(ROOT / "characters" / "jin" / "character.toml"),
+        llm=None,  # type: ignore[arg-type]  # a fixed line never asks the LLM
+        synthesizer=synth,
+        voice=QUIET,
+        output_rate=16_000,
+        first_piece_ms=300,
+        first_clause_chars=200,
+        tts_timeout_s=0.5,
+    )
+    out = Events()
+    line = LIPS + " Yes."
+    request = TurnRequest(
+        uuid.uuid4().hex, TurnCause.TEXT, "", time.perf_counter(), fixed_text=line
+    )
+    turn = Turn(cfg, request, [], out)
+    await turn.run()
+    errors = [e for e in out.items if isinstance(e, ErrorOut)]
+    assert [e.code for e in errors] == [ErrorCode.DEADLINE_EXCEEDED]
+    assert "tts.timeout_s" in errors[0].message and errors[0].session_alive
+    chunks = [e for e in out.items if isinstance(e, AudioOut)]
+    first = [c for c in chunks if c.sentence_index == 0]
+    second = [c for c in chunks if c.sentence_index == 1]
+    assert first and second  # the next sentence was still spoken
+    sent_ms = sum(len(c.pcm) // 2 for c in first) / 16.0
+    assert 250 < sent_ms < 400  # only the first piece of the stalled sentence
+    # What the player heard of it is what was sent, not the whole sentence.
+    assert turn.spans[0].end_ms == pytest.approx(sent_ms, abs=1)
+    assert turn.spans[1].start_ms == pytest.approx(sent_ms, abs=1)
+    assert second[0].offset_ms == pytest.approx(sent_ms, abs=1)
