@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -151,6 +153,63 @@ class Events:
         self.items.append(event)
 
 
+async def speak_line(
+    synth: PiperSynthesizer, line: str, **settings: Any
+) -> tuple[Turn, list[ServerOut]]:
+    """A real turn that speaks a fixed line (no LLM) in jin's voice settings."""
+    cfg = TurnConfig(
+        character=load_character(ROOT / "characters" / "jin" / "character.toml"),
+        llm=None,  # type: ignore[arg-type]  # a fixed line never asks the LLM
+        synthesizer=synth,
+        voice=QUIET,
+        first_clause_chars=200,
+        **settings,
+    )
+    out = Events()
+    request = TurnRequest(
+        uuid.uuid4().hex, TurnCause.TEXT, "", time.perf_counter(), fixed_text=line
+    )
+    turn = Turn(cfg, request, [], out)
+    await turn.run()
+    return turn, out.items
+
+
+def watch_pieces(
+    monkeypatch: pytest.MonkeyPatch,
+    synth: PiperSynthesizer,
+    before: Callable[[int, int], None] | None = None,
+    after: Callable[[int, np.ndarray], None] | None = None,
+) -> list[SpeechStream]:
+    """Patch synth.stream so that every piece calls before(stream index, call number from 1)
+    and after(stream index, piece); returns the streams made."""
+    made: list[SpeechStream] = []
+    stream = synth.stream
+
+    def watched(
+        text: str, settings: VoiceSettings | None = None, first_piece_ms: float = 0.0
+    ) -> SpeechStream:
+        s = stream(text, settings, first_piece_ms)
+        which = len(made)
+        made.append(s)
+        next_piece = s.next_piece
+        calls = itertools.count(1)
+
+        def watched_piece() -> np.ndarray | None:
+            call = next(calls)
+            if before is not None:
+                before(which, call)
+            piece = next_piece()
+            if after is not None and piece is not None:
+                after(which, piece)
+            return piece
+
+        s.next_piece = watched_piece  # type: ignore[method-assign]
+        return s
+
+    monkeypatch.setattr(synth, "stream", watched)
+    return made
+
+
 def absolute_visemes(chunks: list[AudioOut]) -> list[tuple[int, int, int]]:
     """(viseme, start, end) in ms of the turn's audio, consecutive equal ones merged."""
     out: list[tuple[int, int, int]] = []
@@ -180,49 +239,22 @@ async def test_a_streamed_sentence_sends_the_lip_sync_of_the_whole_sentence(
         for a, m in zip(aligned, moved, strict=True)
         if a.viseme == table.viseme_for("b") and a.start_ms - m.start_ms > 20
     )
-    made: list[SpeechStream] = []
     pieces: list[np.ndarray] = []
-    stream = synth.stream
-
-    def watched(
-        text: str, settings: VoiceSettings | None = None, first_piece_ms: float = 0.0
-    ) -> SpeechStream:
-        s = stream(text, settings, first_piece_ms)
-        made.append(s)
-        next_piece = s.next_piece
-
-        def recorded() -> np.ndarray | None:
-            piece = next_piece()
-            if piece is not None:
-                pieces.append(piece)
-            return piece
-
-        s.next_piece = recorded  # type: ignore[method-assign]
-        return s
-
-    monkeypatch.setattr(synth, "stream", watched)
-    cfg = TurnConfig(
-        character=load_character(ROOT / "characters" / "jin" / "character.toml"),
-        llm=None,  # type: ignore[arg-type]  # a fixed line never asks the LLM
-        synthesizer=synth,
-        voice=QUIET,
-        output_rate=synth.sample_rate,  # no resampling: ms map to samples exactly
+    made = watch_pieces(monkeypatch, synth, after=lambda _, piece: pieces.append(piece))
+    # No resampling: ms map to samples exactly.
+    turn, out = await speak_line(
+        synth,
+        LIPS,
+        output_rate=synth.sample_rate,
         chunk_ms=40,
         first_piece_ms=cut_ms,
         visemes=table,
-        first_clause_chars=200,
     )
-    out = Events()
-    request = TurnRequest(
-        uuid.uuid4().hex, TurnCause.TEXT, "", time.perf_counter(), fixed_text=LIPS
-    )
-    turn = Turn(cfg, request, [], out)
-    await turn.run()
     assert not turn.error
     assert len(made) == 1 and len(pieces) >= 2
     assert made[0].phonemes == whole_line.phonemes
     assert abs(1000 * pieces[0].size / synth.sample_rate - cut_ms) < 12  # one frame
-    chunks = [e for e in out.items if isinstance(e, AudioOut)]
+    chunks = [e for e in out if isinstance(e, AudioOut)]
     assert [c.sequence for c in chunks] == list(range(len(chunks)))
     audio = np.concatenate([np.frombuffer(c.pcm, dtype="<i2") for c in chunks]) / 32768.0
     whole = np.concatenate(pieces)
@@ -248,49 +280,18 @@ async def test_a_streamed_sentence_sends_the_lip_sync_of_the_whole_sentence(
 async def test_a_sentence_that_stalls_midway_keeps_what_was_sent_and_the_turn_goes_on(
     synth: PiperSynthesizer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stream = synth.stream
-    calls = {"first": 0}
+    def stall(stream_index: int, call: int) -> None:
+        if stream_index == 0 and call == 2:
+            time.sleep(1.0)  # piper stuck after the first sentence's first piece
 
-    def stalling(
-        text: str, settings: VoiceSettings | None = None, first_piece_ms: float = 0.0
-    ) -> SpeechStream:
-        s = stream(text, settings, first_piece_ms)
-        if calls["first"] == 0:
-            calls["first"] = 1
-            next_piece = s.next_piece
-            made = {"n": 0}
-
-            def stall() -> np.ndarray | None:
-                made["n"] += 1
-                if made["n"] == 2:
-                    time.sleep(1.0)  # piper stuck after the first piece
-                return next_piece()
-
-            s.next_piece = stall  # type: ignore[method-assign]
-        return s
-
-    monkeypatch.setattr(synth, "stream", stalling)
-    cfg = TurnConfig(
-        character=load_character(ROOT / "characters" / "jin" / "character.toml"),
-        llm=None,  # type: ignore[arg-type]  # a fixed line never asks the LLM
-        synthesizer=synth,
-        voice=QUIET,
-        output_rate=16_000,
-        first_piece_ms=300,
-        first_clause_chars=200,
-        tts_timeout_s=0.5,
+    watch_pieces(monkeypatch, synth, before=stall)
+    turn, out = await speak_line(
+        synth, LIPS + " Yes.", output_rate=16_000, first_piece_ms=300, tts_timeout_s=0.5
     )
-    out = Events()
-    line = LIPS + " Yes."
-    request = TurnRequest(
-        uuid.uuid4().hex, TurnCause.TEXT, "", time.perf_counter(), fixed_text=line
-    )
-    turn = Turn(cfg, request, [], out)
-    await turn.run()
-    errors = [e for e in out.items if isinstance(e, ErrorOut)]
+    errors = [e for e in out if isinstance(e, ErrorOut)]
     assert [e.code for e in errors] == [ErrorCode.DEADLINE_EXCEEDED]
     assert "tts.timeout_s" in errors[0].message and errors[0].session_alive
-    chunks = [e for e in out.items if isinstance(e, AudioOut)]
+    chunks = [e for e in out if isinstance(e, AudioOut)]
     first = [c for c in chunks if c.sentence_index == 0]
     second = [c for c in chunks if c.sentence_index == 1]
     assert first and second  # the next sentence was still spoken
