@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 from piper import PiperVoice
-from piper.config import PiperConfig, SynthesisConfig
+from piper.config import PiperConfig
 from piper.const import BOS, EOS, PAD
 
 from .vocoder import CONTEXT_FRAMES, SplitVoice
@@ -168,7 +168,7 @@ class PiperSynthesizer:
         alignments: bool = True,
         intra_op_threads: int = 1,
     ) -> PiperSynthesizer:
-        """Load a voice without the registry (blocking, ~1-2 s)."""
+        """Load a voice without the registry (blocking, ~2 s: graph cut, gain measured)."""
         path = resolve_voice_path(model_path)
         config_path = Path(f"{path}.json")
         if not config_path.is_file():
@@ -377,21 +377,13 @@ class SpeechStream:
     def _whole(self, sentences: list[list[str]], ids: list[list[int]]) -> Iterator[np.ndarray]:
         """Voices that could not be split: every sentence whole, then one piece."""
         synth = self.synth
-        config = SynthesisConfig(
-            speaker_id=self.settings.speaker_id if synth.num_speakers > 1 else None,
-            length_scale=self.settings.length_scale,
-            noise_scale=self.settings.noise_scale,
-            noise_w_scale=self.settings.noise_w_scale,
-        )
         parts: list[np.ndarray] = []
         timeline: list[list[tuple[str, int]] | None] = []
         for phonemes, sentence_ids in zip(sentences, ids, strict=True):
-            result = synth.voice.phoneme_ids_to_audio(
-                sentence_ids, config, include_alignments=synth.has_alignments
-            )
-            audio, id_samples = result if isinstance(result, tuple) else (result, None)
-            audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-            parts.append(audio)
+            out = synth.voice.session.run(None, synth._inputs(sentence_ids, self.settings))
+            parts.append(np.asarray(out[0], dtype=np.float32).reshape(-1))
+            # The patched model's second output: frames per phoneme id.
+            id_samples = out[1] * synth.frame_samples if len(out) > 1 else None
             timeline.append(
                 _aligned(synth.voice.config.phoneme_id_map, phonemes, sentence_ids, id_samples)
             )
