@@ -320,6 +320,36 @@ class Mood:
     def current(self) -> EmotionState:
         return self.book.current(self.character, self.player)
 
+    def line_changes_in(self, now: float | None = None) -> float | None:
+        """Seconds until the prompt's mood line (`describe`) reads differently as the
+        feeling fades; None when it stays as it is.
+
+        Why: the line sits before the recall and the player's words in every prompt, so
+        a session whose line changed since it primed its prompt has the engine read all
+        of that again at the next turn (measured: 130-150 tokens, 600-1,000 ms). The
+        session primes again when it changes.
+        """
+        t0 = time.time() if now is None else now
+        state, model = self.book.current(self.character, self.player, t0), self.model
+        line = describe(state, model)
+
+        def changed(dt: float) -> bool:
+            return describe(model.at(state, t0 + dt), model) != line
+
+        # A fading feeling only ever moves one way (very → plain → a bit → the
+        # baseline's line), so the first change can be found by bisection. After
+        # eight half-lives it has faded to under 0.4% of itself.
+        lo, hi = 0.0, 8.0 * model.half_life_s
+        if not changed(hi):
+            return None
+        while hi - lo > 0.02:
+            mid = (lo + hi) / 2.0
+            if changed(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+
     def relationship(self) -> dict[str, float]:
         """Trust and affinity now, as the world's rules read them (action guards)."""
         state = self.current()

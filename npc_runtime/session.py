@@ -145,6 +145,8 @@ class Session:
         self._speaking = False  # counted in runtime.players_speaking
         self._interim_task: asyncio.Task[None] | None = None
         self._interim_next_ms = 0
+        # Primes the prompt again when its mood line changes (see _prime).
+        self._mood_timer: asyncio.TimerHandle | None = None
         self._played: dict[str, PlaybackIn] = {}
         self.game_time_h: float | None = self.start.game_time_hours
         synth = None
@@ -272,6 +274,7 @@ class Session:
         if self.turn_config.primer is not None:
             # A priming in flight is a one-token request: let it end on its own.
             self.turn_config.primer.forget()
+        self._stop_mood_timer()
 
     def _prime(
         self, recall: str = "", history: list[Exchange] | None = None, words: str = ""
@@ -282,14 +285,27 @@ class Session:
         primer = self.turn_config.primer
         if primer is None or self.state is SessionState.CLOSED:
             return
-        if history is None and self._turn is not None:
-            return
+        if history is None and (self._turn is not None or self._spec is not None):
+            return  # the turn (or the one prepared on a pause) primes when it ends
         if self._scene() is not None:  # the player's lines go to a scene, not this NPC
             return
-        history = history_window(self.history if history is None else history, self._history_len())
+        self._stop_mood_timer()
+        window = history_window(self.history if history is None else history, self._history_len())
         sensed = self.body.sense() if self.body is not None else None
         scene = sensed.perception.summary if sensed is not None else ""
-        primer.prime(self.turn_config.request(history, words, scene, recall))
+        primer.prime(self.turn_config.request(window, words, scene, recall))
+        # The mood line fades on a clock, not on an event: prime the same prefix again
+        # when it reads differently, or the next turn reads everything after it.
+        changes_in = self.mood.line_changes_in()
+        if changes_in is not None:
+            self._mood_timer = asyncio.get_running_loop().call_later(
+                changes_in, self._prime, recall, history, words
+            )
+
+    def _stop_mood_timer(self) -> None:
+        if self._mood_timer is not None:
+            self._mood_timer.cancel()
+            self._mood_timer = None
 
     # --- listening ahead ---------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from npc_runtime.emotion import (
     EmotionBook,
     EmotionModel,
     EmotionState,
+    Mood,
     Stimulus,
     describe,
     shade_voice,
@@ -238,6 +240,28 @@ def test_the_prompt_hears_about_a_mood_only_when_it_is_unusual(jin: object) -> N
     angry = EmotionState("anger", 0.9, trust=-0.5)
     line = describe(angry, model)
     assert "very angry" in line and "do not trust" in line
+
+
+def test_the_mood_line_says_when_it_will_next_read_differently(jin: object) -> None:
+    from npc_runtime.characters import Character
+
+    assert isinstance(jin, Character)
+    book = EmotionBook()
+    mood = Mood(book, jin, "p1")
+    assert mood.line_changes_in(now=1000.0) is None  # the baseline does not fade
+    book.feel(jin, "p1", Stimulus("joy", 0.8), now=1000.0)
+    half_life = jin.emotion.half_life_s
+    # "very happy" until 0.8 has halved down to 0.75, "happy" until 0.4.
+    first = mood.line_changes_in(now=1000.0)
+    assert first is not None
+    assert first == pytest.approx(half_life * math.log2(0.8 / 0.75), abs=0.05)
+    model = EmotionModel(jin)
+    before = book.current(jin, "p1", 1000.0 + first - 0.05)
+    after = book.current(jin, "p1", 1000.0 + first + 0.01)
+    assert "very happy" in describe(before, model)
+    assert "very" not in describe(after, model) and "happy" in describe(after, model)
+    second = mood.line_changes_in(now=1000.0 + first + 0.01)
+    assert second == pytest.approx(half_life * math.log2(0.8 / 0.4) - first, abs=0.05)
 
 
 # --- voices per character ----------------------------------------------------

@@ -4,6 +4,8 @@ the player's words do, so a turn reads only its recall and what the player said.
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 import uuid
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 
 from npc_runtime.characters import load_character
 from npc_runtime.client import Conversation, channel
+from npc_runtime.emotion import Stimulus
 from npc_runtime.llm.base import GenerationRequest, LLMBackend
 from npc_runtime.llm.embedded import EmbeddedLLM
 from npc_runtime.llm.primer import InFlight, PrimeStats, PromptPrimer
@@ -176,6 +179,40 @@ async def test_a_returning_players_next_turn_starts_from_the_primed_history(
     # Turn 1 found only the character's fixed prompt cached; turn 2 also the exchange
     # before it, which was read while the player was "typing".
     assert t2.llm_cached_tokens >= t1.llm_cached_tokens + 20, (t1, t2)
+
+
+@pytest.mark.models
+async def test_a_fading_mood_is_primed_again_when_its_line_in_the_prompt_changes(
+    runtime: object, server_address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(runtime, Runtime)
+    # Watch what reaches the real engine as primings (other tests' sessions prime too).
+    primed: list[tuple[float, str]] = []
+    warmup = runtime.llm.warmup
+
+    async def watched(request: GenerationRequest) -> None:
+        await warmup(request)
+        primed.append((time.time(), request.messages[-1].content))
+
+    monkeypatch.setattr(runtime.llm, "warmup", watched)
+    jin = runtime.characters.get("jin")
+    player = f"fade-{uuid.uuid4().hex[:6]}"
+    # "(Right now you feel very happy.)" in the prompt for ~5 s (0.78 fading to 0.75 with
+    # a 90 s half-life), then "happy": the line before the player's words changes.
+    felt_at = time.time()
+    runtime.emotions.feel(jin, player, Stimulus("joy", 0.78), now=felt_at)
+    changes_at = felt_at + jin.emotion.half_life_s * math.log2(0.78 / 0.75)
+    async with channel(server_address) as chan:
+        conv = Conversation(
+            chan, pb.SessionStart(character_id="jin", player_id=player, text_only=True)
+        )
+        await conv.wait_ready()
+        await asyncio.sleep(changes_at + 2.0 - time.time())
+        conv.close()
+    very = [t for t, text in primed if "(Right now you feel very happy.)" in text]
+    plain = [t for t, text in primed if "(Right now you feel happy.)" in text]
+    assert very and max(very) < changes_at, primed  # when the session opened
+    assert len(plain) == 1 and changes_at <= plain[0] < changes_at + 2.0, primed
 
 
 @pytest.mark.models
