@@ -320,6 +320,10 @@ class Session:
             or self.turn_config.memory is None
             or self._turn is not None
             or self._spec is not None
+            # In a pause: it may be the end, and Whisper then has the utterance to
+            # transcribe at once (measured: a final transcript waited 114-153 ms for an
+            # interim one begun as the player stopped).
+            or not self.endpointer.voicing
             or (self._interim_task is not None and not self._interim_task.done())
             # The engine is still reading the last priming: a newer one would queue
             # behind it, and the ASR would compete with it for the cores.

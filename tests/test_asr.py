@@ -298,6 +298,31 @@ def test_a_pause_sends_the_utterance_so_far_with_the_bounds_the_end_will_have(
 
 
 @pytest.mark.models
+def test_the_endpointer_says_voicing_only_while_speech_goes_on_not_in_its_pauses(
+    vad: SileroVad,
+) -> None:
+    # The session starts interim transcripts only while voicing: one begun in a pause
+    # would hold up the final transcript when the pause turns out to be the end.
+    stream = np.concatenate([silence(300), speech(SENTENCE), silence(1000)])
+    cfg = EndpointerConfig(end_of_speech_silence_ms=300, speculate_after_ms=100)
+    ep = Endpointer(vad, cfg)
+    states: list[tuple[bool, bool]] = []  # (in_speech, voicing) after each 20 ms
+    paused_at = -1
+    for i in range(0, stream.size, 320):
+        for e in ep.feed(stream[i : i + 320]):
+            if isinstance(e, SpeechPaused):
+                paused_at = len(states)
+        states.append((ep.in_speech, ep.voicing))
+    assert paused_at > 0
+    voiced = [k for k, (_, v) in enumerate(states) if v]
+    assert voiced and all(states[k][0] for k in voiced)  # voicing implies in speech
+    # Voicing for most of the sentence, then never again once the pause began.
+    assert len(voiced) * 20 >= 0.6 * 1000 * speech(SENTENCE).size / 16_000
+    assert max(voiced) < paused_at
+    assert any(in_speech and not v for in_speech, v in states[max(voiced) + 1 : paused_at + 1])
+
+
+@pytest.mark.models
 def test_speech_after_a_pause_makes_the_pause_stale(vad: SileroVad) -> None:
     stream = np.concatenate([speech(SENTENCE), silence(200), speech(SECOND), silence(1500)])
     cfg = EndpointerConfig(end_of_speech_silence_ms=800, speculate_after_ms=100)

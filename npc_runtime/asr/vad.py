@@ -286,6 +286,12 @@ class Endpointer:
         return self._state in (EndpointState.SPEECH, EndpointState.MAYBE_END)
 
     @property
+    def voicing(self) -> bool:
+        """True while the last frames were speech: inside an utterance and not in a
+        pause that may turn out to be its end."""
+        return self._state is EndpointState.SPEECH
+
+    @property
     def stream_ms(self) -> float:
         return 1000.0 * self._fed / ASR_RATE
 
