@@ -7,6 +7,7 @@ lives in Session objects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from .background import Background
 from .characters import Character, CharacterError, CharacterStore
 from .config import Settings
 from .emotion import EmotionBook, EmotionState
-from .llm.base import ChatMessage, GenerationRequest, LLMBackend
+from .llm.base import ChatMessage, GenerationRequest, LLMBackend, LLMStream, StreamState
 from .llm.embedded import EmbeddedLLM
 from .llm.openai_compat import OpenAICompatLLM
 from .llm.primer import InFlight, PrimeStats
@@ -96,6 +97,7 @@ def load_llm(settings: Settings, progress: Progress | None = None) -> LLMBackend
         n_parallel=settings.llm.n_parallel,
         n_threads=settings.llm.n_threads,
         n_threads_batch=settings.llm.n_threads_batch,
+        n_batch=settings.llm.n_batch,
         prefill=settings.llm.prefill_reply,
         flash_attn=settings.llm.flash_attn,
         requantize=settings.llm.requantize,
@@ -287,20 +289,35 @@ class Runtime:
         )
         # Background work yields to conversations: on two cores a reflection's prompt
         # and 60 tokens next to a turn cost that turn seconds. Wait for the engine to
-        # be quiet, and give way (cancel, retry later) when a turn or priming starts.
+        # be quiet, and give way (cancel, retry later) when a player speaks or a turn
+        # or priming starts, also while the engine still reads the prompt (~3 s).
         for attempt in range(REFLECT_ATTEMPTS):
             await self._llm_quiet()
-            text, gave_way = "", False
+            text = ""
             async with self.llm.stream(request) as stream:
-                async for delta in stream:
-                    text += delta
-                    busy = _generations(self.llm) > 1 or self.players_speaking > 0
-                    if attempt + 1 < REFLECT_ATTEMPTS and busy:
-                        gave_way = True
-                        break
-            if not gave_way:
+                last = attempt + 1 == REFLECT_ATTEMPTS
+                watch = None if last else asyncio.create_task(self._give_way(stream))
+                try:
+                    async for delta in stream:
+                        text += delta
+                finally:
+                    if watch is not None:
+                        watch.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await watch
+            if stream.state is not StreamState.CANCELLED:
                 return text.strip()
         return ""  # unreachable: the last attempt never gives way
+
+    async def _give_way(self, stream: LLMStream, every_s: float = 0.05) -> None:
+        """Cancel a background `stream` once the engine is wanted for a conversation."""
+        # Polled: the engine's generation count and the speaking players have no
+        # event of their own to wait on.
+        while True:
+            if _generations(self.llm) > 1 or self.players_speaking > 0:
+                await stream.cancel()
+                return
+            await asyncio.sleep(every_s)
 
     async def _llm_quiet(self, quiet_s: float = 0.5, longest_s: float = 120.0) -> None:
         """Until the engine has run nothing and no player has spoken for `quiet_s` (at

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,32 @@ async def test_cancel_stops_decoding_and_frees_the_slot(one_slot: EmbeddedLLM) -
     assert not s.producing  # the worker thread has exited
     assert await busy_slots(one_slot) == []  # and llama.cpp stopped decoding
     assert cancel_ms < 2000  # one token's time, normally ~10 ms; generous for a busy CI box
+
+
+async def test_cancel_stops_a_request_while_the_engine_still_reads_its_prompt(
+    one_slot: EmbeddedLLM,
+) -> None:
+    # ~1,700 prompt tokens: ~5 s of reading on two cores before the first token. The
+    # engine reports progress every n_batch (128) tokens, and a cancel stops it there.
+    notes = " ".join(f"Note {i}: the player asked about the forge and rain." for i in range(110))
+    s = one_slot.stream(chat(notes + f" {uuid.uuid4().hex}", max_tokens=8))
+    async with s:
+        await asyncio.sleep(0.8)
+        assert s.stats.first_token_ms == 0.0  # still reading the prompt
+        assert await busy_slots(one_slot, settle_s=0.0) == [0]
+        t0 = time.perf_counter()
+        await s.cancel()
+        cancel_ms = (time.perf_counter() - t0) * 1000
+    assert s.state is StreamState.CANCELLED and not s.producing
+    assert await busy_slots(one_slot) == []
+    # Without stopping mid-prompt this waits for the whole prompt (~4 s more).
+    assert cancel_ms < 2500, cancel_ms
+    # The slot is free for the next request at once.
+    t0 = time.perf_counter()
+    async with one_slot.stream(chat("Hello.", max_tokens=2)) as nxt:
+        async for _ in nxt:
+            break
+    assert (time.perf_counter() - t0) * 1000 < 2500
 
 
 async def test_cancel_from_another_task_wakes_the_reader(one_slot: EmbeddedLLM) -> None:

@@ -4,6 +4,7 @@ the player's words do, so a turn reads only its recall and what the player said.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 import uuid
@@ -301,6 +302,43 @@ async def test_a_background_reflection_gives_way_to_a_conversation(runtime: obje
     llm.others = 0  # quiet again: it runs to the end
     text = await asyncio.wait_for(task, 10)
     assert text == "I think the player likes spicy food a lot." and len(llm.streams) == 2
+
+
+@pytest.mark.models
+async def test_a_reflection_gives_way_while_the_engine_still_reads_its_prompt(
+    runtime: object,
+) -> None:
+    # A reflection's prompt (the player's latest memories) takes the engine seconds to
+    # read; a player who starts speaking meanwhile must not wait for all of it.
+    assert isinstance(runtime, Runtime) and isinstance(runtime.llm, EmbeddedLLM)
+    llm = runtime.llm
+    memories = "\n".join(
+        f'- The player said: "Bowl {i}, {uuid.uuid4().hex[:8]}?" I answered: "Sit, kid."'
+        for i in range(45)
+    )
+    task = asyncio.create_task(runtime.reflect(memories))
+    try:
+        for _ in range(200):  # it starts once the engine has been quiet for 0.5 s
+            if llm.active_generations:
+                break
+            await asyncio.sleep(0.05)
+        assert llm.active_generations == 1
+        await asyncio.sleep(0.5)  # mid-prompt: ~1,500 tokens take ~4 s to read
+        runtime.players_speaking += 1
+        t0 = time.perf_counter()
+        for _ in range(500):  # 10 s
+            if not llm.active_generations:
+                break
+            await asyncio.sleep(0.02)
+        gave_way_ms = (time.perf_counter() - t0) * 1000
+        assert llm.active_generations == 0
+        assert gave_way_ms < 2000, gave_way_ms
+        assert not task.done()  # it tries again once the conversation is over
+    finally:
+        runtime.players_speaking -= 1
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def test_an_interim_that_misheard_one_word_still_covers_the_utterance() -> None:

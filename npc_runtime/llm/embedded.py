@@ -98,6 +98,7 @@ class EmbeddedLLM(LLMBackend):
         n_parallel: int = 4,
         n_threads: int = 2,
         n_threads_batch: int | None = None,
+        n_batch: int = 128,
         prefill: bool = True,
         flash_attn: FlashAttn = "auto",
         requantize: Requantize = "auto",
@@ -109,7 +110,11 @@ class EmbeddedLLM(LLMBackend):
 
         `flash_attn`: llama.cpp's flash attention ("auto" turns it on here). Off decodes
         SmolLM2 on a CPU ~15% faster at a 700-token prompt (19.6 → 16.5 ms a token, one
-        thread) but reads prompts ~10% slower (settings.LlmSettings.flash_attn)."""
+        thread) but reads prompts ~10% slower (settings.LlmSettings.flash_attn).
+
+        `n_batch`: prompt tokens read per engine step; a cancelled request stops at the
+        next step (`EmbeddedStream`), so a long prompt no longer holds the engine to
+        its end."""
         if flash_attn not in _FLASH_ATTN:
             raise LLMError(
                 f"flash_attn must be one of {', '.join(_FLASH_ATTN)}, got {flash_attn!r}"
@@ -155,6 +160,8 @@ class EmbeddedLLM(LLMBackend):
         # Prompt processing may use more threads than decoding: it runs at the start
         # of a turn, before TTS needs a core.
         params.cpuparams_batch.n_threads = n_threads_batch or n_threads
+        params.n_batch = n_batch
+        params.n_ubatch = min(n_batch, 512)
         # No busy-polling between ops: ASR and TTS share these cores, and spinning threads
         # then stall each other (measured: 2-3x slower decode next to one busy core).
         params.cpuparams.poll = 0
@@ -181,6 +188,7 @@ class EmbeddedLLM(LLMBackend):
         n_parallel: int = 4,
         n_threads: int = 2,
         n_threads_batch: int | None = None,
+        n_batch: int = 128,
         prefill: bool = True,
         flash_attn: FlashAttn = "auto",
         requantize: Requantize = "auto",
@@ -193,6 +201,7 @@ class EmbeddedLLM(LLMBackend):
             n_parallel,
             n_threads,
             n_threads_batch,
+            n_batch,
             prefill,
             flash_attn,
             requantize,
@@ -222,6 +231,9 @@ class EmbeddedLLM(LLMBackend):
             # Every chunk then says how many prompt tokens came from the cache and how
             # many were decoded: a held reply's first request never sends its usage.
             "timings_per_token": True,
+            # A chunk after each n_batch prompt tokens read: the stream's callback runs
+            # there, so cancel() stops a request mid-prompt, not only once it decodes.
+            "return_progress": True,
         }
         if request.seed is not None:
             body["seed"] = request.seed
@@ -402,6 +414,8 @@ class _Run:
             if "error" in chunk:
                 self.error = stream._owner._error(chunk["error"])
                 return True
+            if "prompt_progress" in chunk:
+                return False  # its timings count only the prompt read so far
             timings = chunk.get("timings")
             if timings:
                 if self.prompt is None:
