@@ -17,7 +17,7 @@ Prometheus text at `GET /metrics`; queue depths are read at scrape time.
     npc_background_writes                  gauge, memory and feeling writes in flight
     npc_memory_up                          gauge, 1 while Redis answers
     npc_speculations{result}               gauge, speculative turns since start
-    npc_prompt_primes{result}              gauge, prompt prefixes sent ahead (sent, skipped, ...)
+    npc_prompt_primes{result}              gauge, prompt prefixes sent ahead (sent, skipped, failed)
 """
 
 from __future__ import annotations
@@ -203,7 +203,6 @@ class Metrics:
         self.primes.labels("sent").set(primes.sent)
         self.primes.labels("skipped").set(primes.skipped)
         self.primes.labels("failed").set(primes.failed)
-        self.primes.labels("stopped").set(primes.stopped)
 
     def render(self, runtime: Runtime, sessions: Iterable[Session] = ()) -> bytes:
         """The Prometheus text exposition."""

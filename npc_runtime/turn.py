@@ -251,7 +251,7 @@ class Turn:
         self.timings.llm_start_at_ms = self.since_reference_ms()
         if cfg.primer is not None:
             # Model time: the engine is reading this very prefix for the session.
-            self.timings.prime_wait_ms = await cfg.primer.settle(gen)
+            self.timings.prime_wait_ms = await cfg.primer.settle()
         async with asyncio.TaskGroup() as tg:
             if cfg.synthesizer is not None:
                 tg.create_task(self._speak(cfg.synthesizer, sentences))

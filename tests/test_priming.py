@@ -116,30 +116,6 @@ async def test_a_turn_waits_for_the_priming_in_flight_and_not_past_it() -> None:
     await primer.aclose()
 
 
-async def test_a_turn_stops_a_priming_it_does_not_start_with_instead_of_waiting() -> None:
-    llm = _CountingLLM(delay_s=1.0)
-    cfg = _config(llm)
-    primer = PromptPrimer(llm)
-    # Primed while the player spoke, with a recall the turn then did not keep.
-    pork = cfg.request(HISTORY, "And the", recall="You remember: the player likes pork.")
-    primer.prime(pork)
-    await asyncio.sleep(0.01)
-    turn = cfg.request(HISTORY, "And the shoyu?", recall="You remember: shoyu is soy.")
-    waited = await primer.settle(turn)
-    assert waited < 500 and primer.stats.stopped == 1 and llm.primed == []
-    # The stopped prompt was never read: it may be primed again.
-    llm.prime_delay_s = 0.05
-    assert primer.prime(pork)
-    await primer.drained()
-    # One the turn goes on from (the same recall, the words so far) is waited for.
-    llm.prime_delay_s = 0.3
-    primer.prime(cfg.request(HISTORY, "And the", recall="You remember: shoyu is soy."))
-    await asyncio.sleep(0.01)
-    waited = await primer.settle(turn)
-    assert waited > 200 and primer.stats.stopped == 1 and len(llm.primed) == 2
-    await primer.aclose()
-
-
 async def test_the_primed_prompt_is_the_turns_prompt_up_to_the_recall_and_the_words() -> None:
     cfg = _config(_CountingLLM())
     scene = "You are in [shop] Jin's Ramen. You see: [pot] a stock pot."

@@ -32,7 +32,6 @@ class PrimeStats:
     sent: int = 0  # primings that reached the engine
     skipped: int = 0  # already primed, or superseded by a newer one before it was sent
     failed: int = 0
-    stopped: int = 0  # stopped mid-read: the turn that came next does not start with it
 
 
 _Key = tuple[tuple[str, str], ...]
@@ -73,15 +72,6 @@ def _key(request: GenerationRequest) -> _Key:
     return tuple((m.role, m.content) for m in request.messages)
 
 
-def _leads_to(primed: _Key, turn: _Key) -> bool:
-    """Whether a turn's prompt starts with what was primed: the same messages, the
-    last one (the player's turn) going on from the primed one's start."""
-    if len(primed) != len(turn) or not primed or primed[:-1] != turn[:-1]:
-        return False
-    (role, head), (turn_role, text) = primed[-1], turn[-1]
-    return role == turn_role and text.startswith(head)
-
-
 class PromptPrimer:
     """One per session. `prime` is fire-and-forget; `settle` waits for the one in flight.
 
@@ -101,7 +91,6 @@ class PromptPrimer:
         # The newest priming not yet sent, with its key.
         self._waiting: tuple[GenerationRequest, _Key] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._reading: _Key | None = None  # the priming the engine is reading now
 
     @property
     def busy(self) -> bool:
@@ -141,7 +130,6 @@ class PromptPrimer:
                 await asyncio.shield(other)
             else:
                 done = self.in_flight.begin(key)
-                self._reading = key
                 try:
                     # warmup: a one-token request on engines with a prefix cache, nothing
                     # on the scripted backend (whose replies are a script, not a cache).
@@ -153,18 +141,13 @@ class PromptPrimer:
                     self._last = None
                     log.debug("prompt priming failed: %s", e)
                 finally:
-                    self._reading = None
                     self.in_flight.end(key, done)
             item, self._waiting = self._waiting, None
 
-    async def settle(
-        self, request: GenerationRequest | None = None, timeout_s: float = 5.0
-    ) -> float:
+    async def settle(self, timeout_s: float = 5.0) -> float:
         """A turn is about to ask: drop primings not yet sent (the turn's own request
         supersedes them) and wait for the one in flight, at most `timeout_s`; the
-        milliseconds waited. When the turn's `request` does not start with the prompt
-        being read (a recall the turn did not keep, a mood that changed since), that
-        reading is stopped instead: waiting for it would only delay the turn."""
+        milliseconds waited."""
         if self._waiting is not None:
             self._waiting = None
             self._last = None  # never sent: a later prime of it must not be skipped
@@ -172,12 +155,6 @@ class PromptPrimer:
         if task is None or task.done():
             return 0.0
         t0 = time.perf_counter()
-        reading = self._reading
-        if request is not None and reading is not None and not _leads_to(reading, _key(request)):
-            # The engine stops at its next prompt step (llm.n_batch tokens).
-            task.cancel()
-            self._last = None
-            self.stats.stopped += 1
         # asyncio.wait, not wait_for: a timeout leaves the priming running, and only
         # the caller's own cancellation propagates.
         await asyncio.wait({task}, timeout=timeout_s)
