@@ -295,11 +295,14 @@ class Session:
         scene = sensed.perception.summary if sensed is not None else ""
         primer.prime(self.turn_config.request(window, words, scene, recall))
         # The mood line fades on a clock, not on an event: prime the same prefix again
-        # when it reads differently, or the next turn reads everything after it.
+        # when it reads differently, or the next turn reads everything after it. With
+        # the session's history by then: a history given ahead (a turn's audio still
+        # playing) is the session's once that turn ends, and while it runs no priming
+        # may compete with it.
         changes_in = self.mood.line_changes_in()
         if changes_in is not None:
             self._mood_timer = asyncio.get_running_loop().call_later(
-                changes_in, self._prime, recall, history, words
+                changes_in, self._prime, recall, None, words
             )
 
     def _stop_mood_timer(self) -> None:
