@@ -75,7 +75,8 @@ async def run_actions_bench(
     store = WorldStore()
     world = await store.load(farm("bench-farm", npc_id=character.id))
     seen = perceive(world, character.id)
-    schema = reply_schema(settings.llm.max_say_chars, actions_schema(character, seen))
+    order = settings.llm.reply_order
+    schema = reply_schema(settings.llm.max_say_chars, actions_schema(character, seen), order)
     mood = EmotionModel(character)
     context = "\n\n".join(c for c in (seen.summary, describe(mood.initial(), mood)) if c)
     planner = Planner(character)
@@ -83,7 +84,7 @@ async def run_actions_bench(
     for r in range(rounds):
         for case in CASES:
             request = GenerationRequest(
-                messages=build_messages(character, [], case.line, context),
+                messages=build_messages(character, [], case.line, context, order),
                 json_schema=schema,
                 max_tokens=settings.llm.max_tokens,
                 temperature=settings.llm.temperature,

@@ -247,10 +247,11 @@ class Runtime:
         """Run every model once and cache each character's prompt prefix, so the
         first player's first turn is as fast as the hundredth."""
         await self.transcriber.warmup()
+        order = self.settings.llm.reply_order
         for character in self.characters.characters.values():
             request = GenerationRequest(
-                messages=build_messages(character, [], "Hello."),
-                json_schema=reply_schema(self.settings.llm.max_say_chars, None),
+                messages=build_messages(character, [], "Hello.", order=order),
+                json_schema=reply_schema(self.settings.llm.max_say_chars, None, order),
                 max_tokens=8,
             )
             await self.llm.warmup(request)

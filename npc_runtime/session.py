@@ -180,6 +180,7 @@ class Session:
             max_tokens=s.llm.max_tokens,
             temperature=s.llm.temperature,
             max_say_chars=s.llm.max_say_chars,
+            reply_order=s.llm.reply_order,
             mood=self.mood,
             visemes=visemes,
             memory=self.runtime.memory,

@@ -19,6 +19,7 @@ import numpy as np
 
 from .audio import StreamResampler, float_to_pcm16, split_ms
 from .characters import EMOTIONS, Character, EmotionName
+from .config import DEFAULT_REPLY_ORDER, ReplyOrder
 from .emotion import EmotionBook, EmotionState, Mood, describe, llm_stimulus, shade_voice
 from .events import (
     AudioOut,
@@ -85,6 +86,8 @@ class TurnConfig:
     max_tokens: int = 160
     temperature: float = 0.7
     max_say_chars: int = 300
+    # Which the model writes first, the spoken line or the emotion (llm.reply_order).
+    reply_order: ReplyOrder = DEFAULT_REPLY_ORDER
     # This character's feeling towards this player; a private one when not given.
     mood: Mood | None = None
     # Phoneme → viseme table; None = no visemes (the session did not ask).
@@ -118,13 +121,15 @@ class TurnConfig:
         made before the player spoke covers as much of it as possible: the scene,
         the mood, then the recall for what the player said."""
         mood = self.the_mood()
-        context = [scene, describe(mood.current(), mood.model), recall]
+        text = "\n\n".join(c for c in [scene, describe(mood.current(), mood.model), recall] if c)
+        if self.prompt is not None:
+            messages = self.prompt(self.character, history, player_text, text)
+        else:
+            messages = build_messages(self.character, history, player_text, text, self.reply_order)
         return GenerationRequest(
-            messages=(self.prompt or build_messages)(
-                self.character, history, player_text, "\n\n".join(c for c in context if c)
-            ),
+            messages=messages,
             # Only the character's verbs and ids the NPC perceives (empty without a scene).
-            json_schema=reply_schema(self.max_say_chars, actions),
+            json_schema=reply_schema(self.max_say_chars, actions, self.reply_order),
             max_tokens=self.max_tokens,
             temperature=self.temperature,
         )
@@ -166,6 +171,9 @@ class Turn:
     spans: list[SentenceSpan] = field(default_factory=list)
     error: str = ""
     feeling: EmotionState | None = None  # what the last Emotion event said
+    # The reply named its emotion (once a turn). With the spoken line first it comes
+    # after the first words, whose face and voice are then the mood's (_ensure_feeling).
+    emotion_named: bool = False
     recalled: Recall | None = None  # what recall put into the prompt
     # The NPC's scene; None: no scene, so no perception and no actions.
     world: TurnWorld | None = None
@@ -357,8 +365,8 @@ class Turn:
         llm_start: float,
     ) -> None:
         if isinstance(ev, FieldValue) and ev.name == "emotion":
-            if ev.value in EMOTIONS and self.feeling is None:
-                self.emotion = ev.value
+            if ev.value in EMOTIONS and not self.emotion_named:
+                self.emotion, self.emotion_named = ev.value, True
                 self._send_feeling(self._mood.feel(llm_stimulus(ev.value, self._mood.model)))
         elif isinstance(ev, SayDelta) and ev.text:
             if not self.text:
@@ -382,7 +390,10 @@ class Turn:
         """Every turn's face is set before its first word or sound: when the reply
         named no emotion (a scripted line, a model that skipped it), the current one."""
         if self.feeling is None:
-            self._send_feeling(self._mood.current())
+            state = self._mood.current()
+            self._send_feeling(state)
+            if not self.emotion_named:
+                self.emotion = state.category  # what the words were said with, if no more
 
     def _queue_sentence(
         self, sentence: str, sentences: asyncio.Queue[str | None], llm_start: float

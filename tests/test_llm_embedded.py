@@ -40,6 +40,12 @@ SCHEMA: dict[str, Any] = {
     },
     "required": ["emotion", "say", "actions"],
 }
+# The spoken line first (llm.reply_order = "say_first", the default).
+SAY_FIRST: dict[str, Any] = {
+    "type": "object",
+    "properties": {k: SCHEMA["properties"][k] for k in ("say", "emotion", "actions")},
+    "required": ["say", "emotion", "actions"],
+}
 SYSTEM = (
     "You are Bram, a gruff old blacksmith in the village of Hollowmere. You answer in one or "
     'two short sentences. Reply with JSON: "emotion", "say" (what you say), "actions" (empty).'
@@ -120,12 +126,24 @@ def test_prefill_covers_schemas_that_open_with_a_string_enum() -> None:
     # The grammar picks up after the opening quote and closes the object itself.
     assert '"neutral" | "joy" | "anger" | "fear"' in prefill.grammar
     assert prefill.grammar.index('",\\"say\\":') < prefill.grammar.index(',\\"actions\\":')
-    free_first = {**SCHEMA, "properties": {"say": SCHEMA["properties"]["say"]}}
-    free_first["required"] = ["say"]
+    number_first = {**SCHEMA, "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    pattern_first = {
+        **SCHEMA,
+        "properties": {"say": {"type": "string", "pattern": "^a+$"}},
+        "required": ["say"],
+    }
     optional = {**SCHEMA, "required": ["emotion", "say"]}
     open_ended = {**SCHEMA, "additionalProperties": True}
-    for schema in (free_first, optional, open_ended, {"type": "array"}):
+    for schema in (number_first, pattern_first, optional, open_ended, {"type": "array"}):
         assert prefill_for(schema) is None
+
+
+def test_prefill_of_a_reply_that_opens_with_the_spoken_line() -> None:
+    prefill = prefill_for(SAY_FIRST)
+    assert prefill is not None and prefill.text == '{"say":"'
+    # The line's body within its limits, its closing quote, then the other keys in order.
+    assert "{1,160}/" in prefill.grammar
+    assert prefill.grammar.index(',\\"emotion\\":') < prefill.grammar.index(',\\"actions\\":')
 
 
 async def test_prefilled_reply_arrives_whole_and_starts_at_the_emotion(llm: EmbeddedLLM) -> None:
@@ -160,6 +178,24 @@ async def test_reply_parser_streams_the_line_from_the_real_model(llm: EmbeddedLL
     assert events[0] == FieldValue("emotion", reply["emotion"])  # the face moves first
     assert "".join(e.text for e in events if isinstance(e, SayDelta)) == reply["say"]
     assert SayDone() in events
+
+
+async def test_a_reply_that_opens_with_its_line_speaks_at_its_first_decoded_token(
+    llm: EmbeddedLLM,
+) -> None:
+    parser = ReplyStreamParser()
+    events = []
+    async with llm.stream(chat("Who are you?", json_schema=SAY_FIRST, seed=5)) as s:
+        deltas = [d async for d in s]
+    for d in deltas:
+        events += parser.feed(d)
+    reply = parser.finish()
+    # The first decoded token is already part of the line: no key, no emotion before it.
+    assert deltas[0].startswith('{"say":"') and len(deltas[0]) > len('{"say":"')
+    assert isinstance(events[0], SayDelta) and events[0].text
+    assert list(json.loads("".join(deltas))) == ["say", "emotion", "actions"]
+    assert reply["emotion"] in SCHEMA["properties"]["emotion"]["enum"]
+    assert events.index(FieldValue("emotion", reply["emotion"])) > events.index(SayDone())
 
 
 async def test_cancel_stops_decoding_and_frees_the_slot(one_slot: EmbeddedLLM) -> None:
@@ -236,9 +272,11 @@ async def test_leaving_async_with_early_cancels_generation(one_slot: EmbeddedLLM
     assert await busy_slots(one_slot) == []
 
 
-def long_reply(llm: EmbeddedLLM, max_say: int = 400, **kw: Any) -> EmbeddedStream:
+def long_reply(
+    llm: EmbeddedLLM, max_say: int = 400, schema: dict[str, Any] = SCHEMA, **kw: Any
+) -> EmbeddedStream:
     """A JSON reply that keeps talking: greedy SmolLM2 repeats itself to the limit."""
-    schema = json.loads(json.dumps(SCHEMA))
+    schema = json.loads(json.dumps(schema))
     schema["properties"]["say"]["maxLength"] = max_say
     request = chat("Tell me the long history of your forge.", json_schema=schema, **kw)
     return llm.stream(dataclasses.replace(request, temperature=0.0, max_tokens=200))
@@ -267,9 +305,9 @@ async def test_held_reply_stops_decoding_until_released(one_slot: EmbeddedLLM) -
 async def test_resumed_reply_keeps_the_spoken_line_within_its_limit(llm: EmbeddedLLM) -> None:
     # The limit counts what was said before the hold: a continuation that lost its
     # grammar (llama.cpp drops one it cannot parse, silently) would run past it.
-    for seed in (1, 2, 3):
+    for seed, schema in ((1, SCHEMA), (2, SCHEMA), (3, SCHEMA), (1, SAY_FIRST), (2, SAY_FIRST)):
         said: list[str] = []
-        async with long_reply(llm, max_say=40, seed=seed) as s:
+        async with long_reply(llm, max_say=40, schema=schema, seed=seed) as s:
             async for d in s:
                 said.append(d)
                 if len(said) == 6:
@@ -277,7 +315,7 @@ async def test_resumed_reply_keeps_the_spoken_line_within_its_limit(llm: Embedde
                     await asyncio.sleep(0.1)
                     s.release()
         reply = json.loads("".join(said))
-        assert s.holds == 1
+        assert s.holds == 1 and list(reply) == list(schema["properties"])
         assert 1 <= len(reply["say"]) <= 40 and reply["actions"] == []
 
 

@@ -67,3 +67,34 @@ def test_only_prefillable_shapes_can_resume() -> None:
     optional = {**SCHEMA, "required": ["emotion", "say"]}
     assert prefill_for(optional) is None
     assert continuation_for(optional, OPEN + "Hi") is None
+
+
+SAY_FIRST: dict[str, Any] = {
+    **SCHEMA,
+    "properties": {k: SCHEMA["properties"][k] for k in ("say", "emotion", "actions")},
+    "required": ["say", "emotion", "actions"],
+}
+
+
+def test_a_reply_that_opens_with_its_line_resumes_inside_it_and_between_values() -> None:
+    prefill = prefill_for(SAY_FIRST)
+    assert prefill is not None and prefill.text == '{"say":"'
+    inside = continuation_for(SAY_FIRST, '{"say":"Hi there.')
+    assert inside is not None
+    start, body, emotion, actions = inside.grammar.splitlines()[1:]
+    assert start == 'start: body "\\"" ",\\"emotion\\":" v1 ",\\"actions\\":" v2 "}"'
+    assert body.endswith("{0,31}/")  # 40 - len("Hi there.")
+    assert emotion.startswith("v1: %json ") and '"joy"' in emotion
+    assert actions.startswith("v2: %json ")
+    after = continuation_for(SAY_FIRST, '{"say":"Hi."')
+    assert after is not None
+    assert after.grammar.splitlines()[1] == 'start: ",\\"emotion\\":" v1 ",\\"actions\\":" v2 "}"'
+    done = continuation_for(SAY_FIRST, '{"say":"Hi.","emotion":"joy"')
+    assert done is not None and done.grammar.splitlines()[1] == 'start: ",\\"actions\\":" v2 "}"'
+    for text in (
+        '{"say":"Hi.","emotion":"jo',  # inside the emotion
+        '{"say":"Hi.","emotion":"happy"',  # not one of its values
+        '{"emotion":"joy"',  # not this reply's opening
+        '{"say":"' + "x" * 41,  # past the line's limit
+    ):
+        assert continuation_for(SAY_FIRST, text) is None, text

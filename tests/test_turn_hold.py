@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from npc_runtime.characters import load_character
-from npc_runtime.events import AudioOut, ServerOut, TextOut, TurnCause
+from npc_runtime.config import ReplyOrder
+from npc_runtime.emotion import EmotionBook, Mood, llm_stimulus
+from npc_runtime.events import AudioOut, EmotionOut, ServerOut, TextOut, TurnCause
 from npc_runtime.llm.embedded import EmbeddedLLM
 from npc_runtime.tts.piper_tts import PiperSynthesizer, SpeechStream, VoiceSettings
 from npc_runtime.turn import Turn, TurnConfig, TurnRequest
@@ -56,7 +58,9 @@ class Events:
         self.items.append((time.perf_counter(), event))
 
 
-async def run_turn(llm: EmbeddedLLM, voice: PiperSynthesizer, hold: bool) -> dict[str, Any]:
+async def run_turn(
+    llm: EmbeddedLLM, voice: PiperSynthesizer, hold: bool, order: ReplyOrder = "say_first"
+) -> dict[str, Any]:
     """One turn with a reply that runs long (greedy SmolLM2 repeats itself); says whether
     the engine was decoding while piper made the first sentence."""
     seen: dict[str, Any] = {}
@@ -89,6 +93,7 @@ async def run_turn(llm: EmbeddedLLM, voice: PiperSynthesizer, hold: bool) -> dic
         temperature=0.0,
         max_tokens=120,
         max_say_chars=300,
+        reply_order=order,
     )
     out = Events()
     request = TurnRequest(
@@ -127,3 +132,27 @@ async def test_without_the_hold_the_engine_decodes_beside_piper(
     free = await run_turn(llm, voice, hold=False)
     assert not free["turn"].error
     assert free["engine_decoding"] is True
+
+
+async def test_with_the_line_first_the_face_starts_from_the_mood_and_the_reply_moves_it(
+    llm: EmbeddedLLM, voice: PiperSynthesizer
+) -> None:
+    for order in ("say_first", "emotion_first"):
+        run = await run_turn(llm, voice, hold=True, order=order)  # type: ignore[arg-type]
+        turn, events = run["turn"], [e for _, e in run["events"]]
+        assert not turn.error and turn.emotion_named
+        kinds = [type(e) for e in events]
+        faces = [e for e in events if isinstance(e, EmotionOut)]
+        # Every turn's face is set before its first word and its first sound.
+        assert kinds.index(EmotionOut) < min(kinds.index(TextOut), kinds.index(AudioOut))
+        if order == "emotion_first":
+            assert len(faces) == 1  # the reply's own, before the line
+            continue
+        # The line first: the face starts as the mood is (this fresh mood: Jin's
+        # baseline), and the reply's emotion, written after the line, moves it once.
+        baseline = Mood(EmotionBook(), turn.config.character, "").current()
+        assert len(faces) == 2 and faces[0].category == baseline.category
+        assert events.index(faces[1]) > kinds.index(TextOut)
+        reply = Mood(EmotionBook(), turn.config.character, "")
+        expected = reply.feel(llm_stimulus(turn.emotion, reply.model))
+        assert faces[1].category == expected.category

@@ -64,11 +64,24 @@ def test_prompt_prefix_is_stable_across_turns() -> None:
     assert b[-1].content == "What's good?"
 
 
-def test_reply_schema_orders_emotion_before_say() -> None:
-    schema = reply_schema(200)
-    assert list(schema["properties"]) == ["emotion", "say", "actions"]
-    assert schema["properties"]["say"]["maxLength"] == 200
-    assert json.loads(reply_json("Hi.", "joy")) == {"emotion": "joy", "say": "Hi.", "actions": []}
+def test_reply_schema_and_examples_follow_the_reply_order() -> None:
+    jin = CharacterStore.load(ROOT / "characters").get("jin")
+    for order, keys in (
+        ("say_first", ["say", "emotion", "actions"]),
+        ("emotion_first", ["emotion", "say", "actions"]),
+    ):
+        schema = reply_schema(200, None, order)  # type: ignore[arg-type]
+        assert list(schema["properties"]) == keys == schema["required"]
+        assert schema["properties"]["say"]["maxLength"] == 200
+        assert list(json.loads(reply_json("Hi.", "joy", None, order))) == keys  # type: ignore[arg-type]
+        # The prompt's examples and its instructions show the model the same order it
+        # is then held to: a model shown one order and asked for another stumbles.
+        msgs = build_messages(jin, [Exchange("Hello", "Sit, kid.", "joy")], "Hi", order=order)  # type: ignore[arg-type]
+        for m in (m for m in msgs if m.role == "assistant"):
+            assert list(json.loads(m.content)) == keys, m.content
+        rules = msgs[0].content
+        assert rules.index(f'"{keys[0]}" is') < rules.index(f'"{keys[1]}" is')
+    assert reply_schema(200) == reply_schema(200, None, "say_first")
 
 
 def test_chunk_visemes_tile_whole_milliseconds_without_overlap() -> None:

@@ -47,11 +47,12 @@ class Prefill:
 
 @dataclasses.dataclass(frozen=True)
 class _Shape:
-    """An object schema whose properties all appear, in order, the first a string enum."""
+    """An object schema whose properties all appear, in order, the first a string enum
+    (`first_values`) or a plain string (`first_values` None: the spoken line first)."""
 
     keys: list[str]
     props: dict[str, Any]
-    first_values: list[str]
+    first_values: list[str] | None
 
 
 def _shape(schema: dict[str, Any]) -> _Shape | None:
@@ -65,6 +66,8 @@ def _shape(schema: dict[str, Any]) -> _Shape | None:
     ):
         return None
     first = props[keys[0]]
+    if _plain_string(first):
+        return _Shape(keys, props, None)
     values = first.get("enum") if isinstance(first, dict) else None
     if (
         first.get("type") != "string"
@@ -96,18 +99,43 @@ def _grammar(shape: _Shape, head: list[str], head_rules: list[str], after: int) 
 
 def prefill_for(schema: dict[str, Any]) -> Prefill | None:
     """For an object whose properties all appear, in order, and whose first is a string
-    enum (the reply's emotion): prefill `{"<first>":"` and constrain the rest.
+    enum (the reply's emotion) or a plain string (the spoken line): prefill
+    `{"<first>":"` and constrain the rest.
 
     Why: `{"emotion":"` is 4 of the ~9 tokens the model spends before the first spoken
-    word. Anything else gets no prefill.
+    word (`{"say":"` is all 3 of them). Anything else gets no prefill.
     """
     shape = _shape(schema)
     if shape is None:
         return None
+    if shape.first_values is None:
+        rest = _string_rest(shape.props[shape.keys[0]], 0)
+        return None if rest is None else Prefill(_opening(shape), _grammar(shape, *rest, 0))
     first = "first: " + " | ".join(json.dumps(v) for v in shape.first_values)
     # The first value, then the quote that closes it.
     grammar = _grammar(shape, ["first", json.dumps('"')], [first], 0)
-    return Prefill("{" + json.dumps(shape.keys[0]) + ':"', grammar)
+    return Prefill(_opening(shape), grammar)
+
+
+def _opening(shape: _Shape) -> str:
+    return "{" + json.dumps(shape.keys[0]) + ':"'
+
+
+def _string_rest(sub: dict[str, Any], chars: int) -> tuple[list[str], list[str]] | None:
+    """The rest of a plain string value that has `chars` characters so far, and its
+    closing quote (None: past its limit already, not a text the grammar allowed)."""
+    most = sub.get("maxLength")
+    least = max(0, int(sub.get("minLength", 0)) - chars)
+    if most is None:
+        body = f"/{_STRING_CHAR}{{{least},}}/"
+    else:
+        room = int(most) - chars
+        if room < least:
+            return None
+        body = f"/{_STRING_CHAR}{{{least},{room}}}/" if room > 0 else ""
+    if not body:
+        return [json.dumps('"')], []
+    return ["body", json.dumps('"')], [f"body: {body}"]
 
 
 def _string_body(text: str, pos: int) -> tuple[int, int, bool] | None:
@@ -158,19 +186,13 @@ def continuation_for(schema: dict[str, Any], text: str) -> Prefill | None:
     go on to the next resumable point.
     """
     shape = _shape(schema)
-    if shape is None:
+    if shape is None or not text.startswith(_opening(shape)):
         return None
-    opening = "{" + json.dumps(shape.keys[0]) + ':"'
-    if not text.startswith(opening):
-        return None
-    close = text.find('"', len(opening))
-    if close < 0 or text[len(opening) : close] not in shape.first_values:
-        return None
-    pos = close + 1
-    for i, key in enumerate(shape.keys[1:], start=1):
-        if pos == len(text):
+    pos = 0
+    for i, key in enumerate(shape.keys):
+        if i and pos == len(text):
             return Prefill(text, _grammar(shape, [], [], i - 1))
-        lead = f",{json.dumps(key)}:"
+        lead = ("," if i else "{") + f"{json.dumps(key)}:"
         if not text.startswith(lead, pos):
             return None
         pos += len(lead)
@@ -179,11 +201,13 @@ def continuation_for(schema: dict[str, Any], text: str) -> Prefill | None:
             return Prefill(text, _grammar(shape, [f"v{i}"], [_value_rule(f"v{i}", sub)], i))
         if not (_plain_string(sub) and text[pos] == '"'):
             try:
-                _, end = json.JSONDecoder().raw_decode(text, pos)
+                value, end = json.JSONDecoder().raw_decode(text, pos)
             except ValueError:
                 return None  # inside a value that is not a plain string
-            if end == len(text) and text[pos] not in "[{":
+            if end == len(text) and text[pos] not in '[{"':
                 return None  # a number or literal may go on ("1" → "12")
+            if "enum" in sub and value not in sub["enum"]:
+                return None  # not one of the enum's values: not a text the grammar allowed
             pos = end
             continue
         scanned = _string_body(text, pos + 1)
@@ -193,17 +217,10 @@ def continuation_for(schema: dict[str, Any], text: str) -> Prefill | None:
         if closed:
             pos = end
             continue
-        most = sub.get("maxLength")
-        least = max(0, int(sub.get("minLength", 0)) - chars)
-        if most is None:
-            body = f"/{_STRING_CHAR}{{{least},}}/"
-        else:
-            room = int(most) - chars
-            if room < least:
-                return None  # past its limit already: not a text the grammar allowed
-            body = f"/{_STRING_CHAR}{{{least},{room}}}/" if room > 0 else ""
-        head = ["body", json.dumps('"')] if body else [json.dumps('"')]
-        return Prefill(text, _grammar(shape, head, [f"body: {body}"] if body else [], i))
+        rest = _string_rest(sub, chars)
+        if rest is None:
+            return None  # past its limit already: not a text the grammar allowed
+        return Prefill(text, _grammar(shape, *rest, i))
     if pos == len(text):
         return Prefill(text, _grammar(shape, [], [], len(shape.keys) - 1))
     return None

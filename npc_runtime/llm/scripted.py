@@ -48,6 +48,10 @@ class ScriptedLLM:
     def stream(self, request: GenerationRequest) -> LLMStream:
         self.requests.append(request)
         reply = self.script(request)
+        if isinstance(reply, dict) and request.json_schema is not None:
+            # In the order the schema asks for, as a constrained model would write it.
+            keys = list(request.json_schema.get("properties", {}))
+            reply = {k: reply[k] for k in keys if k in reply} | reply
         text = reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
         return ScriptedStream(text, self.chars_per_delta, self.delay_s)
 

@@ -106,6 +106,7 @@ class SceneDirector:
             max_tokens=self.spec.max_tokens or s.llm.max_tokens,
             temperature=s.llm.temperature,
             max_say_chars=s.llm.max_say_chars,
+            reply_order=s.llm.reply_order,
             mood=Mood(rt.emotions, character, self.memory_key),
             visemes=visemes,
             memory=rt.memory,
@@ -280,11 +281,12 @@ class SceneDirector:
         unanswered = since_last(self.lines, character.id)
         query = heard(unanswered) if unanswered else f"(The scene begins: {self.spec.premise})"
         setting, history = self._setting[character.id], list(self.lines)
+        order = self.runtime.settings.llm.reply_order
 
         def prompt(
             ch: Character, _h: list[Exchange], _text: str, context: str
         ) -> list[ChatMessage]:
-            messages = scene_messages(ch, setting, history, addressee, context)
+            messages = scene_messages(ch, setting, history, addressee, context, order)
             self.prompts.append(messages)
             return messages
 

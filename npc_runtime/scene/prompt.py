@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..characters import Character
+from ..config import DEFAULT_REPLY_ORDER, ReplyOrder
 from ..llm.base import ChatMessage
 from ..llm.prompt import build_messages, reply_json
 
@@ -80,6 +81,7 @@ def scene_messages(
     lines: Sequence[SceneLine],
     addressee: str,
     context: str = "",
+    order: ReplyOrder = DEFAULT_REPLY_ORDER,
 ) -> list[ChatMessage]:
     """The whole prompt for `character`'s next line, answering `addressee` (a name or '').
 
@@ -88,7 +90,7 @@ def scene_messages(
     first user turn, and per-line context (recall, mood) and the cue come last,
     after the lines heard, so the speaker's next prompt starts with this one."""
     # A Converse turn's prompt without its last message: the system prompt and examples.
-    msgs = build_messages(character, [], "")[:-1]
+    msgs = build_messages(character, [], "", order=order)[:-1]
     setup = scene_setup(character, setting)
     first = True
     pending: list[SceneLine] = []
@@ -98,7 +100,7 @@ def scene_messages(
             continue
         said = heard(pending) if pending else OPENING if first else GO_ON
         msgs.append(ChatMessage("user", f"{setup}\n\n{said}" if first else said))
-        msgs.append(ChatMessage("assistant", reply_json(line.text, line.emotion)))
+        msgs.append(ChatMessage("assistant", reply_json(line.text, line.emotion, None, order)))
         pending, first = [], False
     cue = f"({character.name}, your turn" + (f": answer {addressee}.)" if addressee else ".)")
     parts = [setup] if first else []
