@@ -19,6 +19,8 @@ import os
 import sys
 from typing import Literal, get_args
 
+from .choices import not_one_of
+
 log = logging.getLogger(__name__)
 
 WaitPolicy = Literal["passive", "active", "inherit"]
@@ -34,10 +36,7 @@ def apply_wait_policy(policy: WaitPolicy) -> str:
     "inherit" leaves the environment as it is. An OMP_WAIT_POLICY already in the
     environment wins over the setting: it is the standard knob, set on purpose."""
     if policy not in get_args(WaitPolicy):
-        *rest, last = get_args(WaitPolicy)
-        raise ValueError(
-            f"server.omp_wait_policy must be {', '.join(rest)} or {last}, got {policy!r}"
-        )
+        raise ValueError(not_one_of("server.omp_wait_policy", policy, get_args(WaitPolicy)))
     current = os.environ.get("OMP_WAIT_POLICY", "")
     if policy != "inherit":
         if not current:

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from engine_slots import busy_slots
 
 from npc_runtime.llm.base import (
     ChatMessage,
@@ -76,20 +76,6 @@ async def one_slot() -> AsyncIterator[EmbeddedLLM]:
     engine = await EmbeddedLLM.aload(n_ctx=2048, n_parallel=1)
     yield engine
     await engine.aclose()
-
-
-async def busy_slots(llm: EmbeddedLLM, settle_s: float = 1.0) -> list[int]:
-    """Slots the engine is decoding in, from its own /slots endpoint. The engine
-    releases a stopped slot on its own thread a moment after the call returns,
-    so an empty answer is waited for up to settle_s."""
-    deadline = time.perf_counter() + settle_s
-    async with httpx.AsyncClient() as c:
-        while True:
-            r = await c.get(f"{llm.http_address}/slots")
-            busy = [slot["id"] for slot in r.json() if slot["is_processing"]]
-            if not busy or time.perf_counter() > deadline:
-                return busy
-            await asyncio.sleep(0.02)
 
 
 def test_bundled_model_is_the_smollm2_gguf() -> None:
@@ -412,5 +398,5 @@ async def test_closed_engine_refuses_new_streams() -> None:
 
 
 async def test_unknown_flash_attention_setting_is_refused() -> None:
-    with pytest.raises(LLMError, match="flash_attn must be one of auto, off, on, got 'maybe'"):
+    with pytest.raises(LLMError, match="flash_attn must be auto, off or on, got 'maybe'"):
         await EmbeddedLLM.aload(n_ctx=1024, n_parallel=1, flash_attn="maybe")  # type: ignore[arg-type]

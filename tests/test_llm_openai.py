@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from engine_slots import busy_slots
 
 from npc_runtime.llm.base import ChatMessage, GenerationRequest, LLMError, StreamState
 from npc_runtime.llm.embedded import EmbeddedLLM, bundled_model_path
@@ -67,12 +68,6 @@ def keyed_server_url() -> Iterator[str]:
     server = xllamacpp.Server(params)
     yield f"{server.listening_address}/v1"
     del server
-
-
-async def busy_slots(engine: EmbeddedLLM) -> list[int]:
-    async with httpx.AsyncClient() as c:
-        r = await c.get(f"{engine.http_address}/slots")
-    return [slot["id"] for slot in r.json() if slot["is_processing"]]
 
 
 def fake(handler: Any) -> OpenAICompatLLM:
@@ -140,7 +135,7 @@ async def test_cancel_closes_the_response_and_the_server_stops(
         assert s.response is not None and s.response.is_closed
         # The server notices the disconnect at its next token and frees the slot; finishing
         # the ~395 forced tokens left would take >2.5 s even at the fastest decode seen here.
-        while await busy_slots(engine):
+        while await busy_slots(engine, settle_s=0.0):
             assert time.perf_counter() - cancelled_at < 2.0, "server kept generating"
             await asyncio.sleep(0.02)
     finally:

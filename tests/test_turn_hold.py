@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
+from engine_slots import busy_slots_blocking
 
 from npc_runtime.characters import load_character
 from npc_runtime.config import ReplyOrder
@@ -36,18 +36,6 @@ async def llm() -> AsyncIterator[EmbeddedLLM]:
 @pytest.fixture(scope="module")
 def voice() -> PiperSynthesizer:
     return PiperSynthesizer.build(None, alignments=False)
-
-
-def engine_decoding(llm: EmbeddedLLM, settle_s: float) -> bool:
-    """Whether the engine's slot is still decoding after up to settle_s (its /slots).
-    Blocking: it runs in piper's worker thread, where the turn waits for its audio."""
-    deadline = time.perf_counter() + settle_s
-    with httpx.Client() as c:
-        while True:
-            slots = c.get(f"{llm.http_address}/slots").json()
-            if not any(s["is_processing"] for s in slots) or time.perf_counter() > deadline:
-                return any(s["is_processing"] for s in slots)
-            time.sleep(0.02)
 
 
 class Events:
@@ -76,7 +64,10 @@ async def run_turn(
 
             def first_piece() -> np.ndarray | None:
                 if "engine_decoding" not in seen:
-                    seen["engine_decoding"] = engine_decoding(llm, settle_s=1.0)
+                    # Held: give the engine up to 1 s to reach a point it can stop at.
+                    # Not held: one look, as waiting for a stop would wait out the reply.
+                    settle_s = 1.0 if hold else 0.0
+                    seen["engine_decoding"] = bool(busy_slots_blocking(llm, settle_s))
                 return next_piece()
 
             made.next_piece = first_piece  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
+from ..choices import not_one_of
 from ..config import FlashAttn, Requantize
 from .base import (
     ChatMessage,
@@ -116,16 +117,13 @@ class EmbeddedLLM(LLMBackend):
         next step (`EmbeddedStream`), so a long prompt no longer holds the engine to
         its end."""
         if flash_attn not in _FLASH_ATTN:
-            raise LLMError(
-                f"flash_attn must be one of {', '.join(_FLASH_ATTN)}, got {flash_attn!r}"
-            )
+            raise LLMError(not_one_of("flash_attn", flash_attn, _FLASH_ATTN))
         import xllamacpp
 
         path = Path(model_path).expanduser() if model_path else bundled_model_path()
         _check_gguf(path)
         if requantize not in get_args(Requantize):
-            *rest, last = get_args(Requantize)
-            raise LLMError(f"requantize must be {', '.join(rest)} or {last}, got {requantize!r}")
+            raise LLMError(not_one_of("requantize", requantize, get_args(Requantize)))
         # "auto": the bundled model only; a model the user chose is loaded as it is.
         target = ("none" if model_path else "q8_0") if requantize == "auto" else requantize
         if target == "q8_0" or target == "q4_0":

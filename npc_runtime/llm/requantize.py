@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, get_args
 
+from ..choices import not_one_of
+
 log = logging.getLogger(__name__)
 
 Target = Literal["q8_0", "q4_0"]
@@ -61,7 +63,7 @@ def requantized(
     Blocking (~5 s for the bundled model, numpy); later calls return the cached file.
     Raises ValueError for an unknown target or a file that is not a readable GGUF."""
     if target not in TARGETS:
-        raise ValueError(f"target must be {' or '.join(TARGETS)}, got {target!r}")
+        raise ValueError(not_one_of("target", target, TARGETS))
     out = cached_path(source, target, cache_dir or default_cache_dir())
     if out.is_file():
         return out
