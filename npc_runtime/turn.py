@@ -393,7 +393,7 @@ class Turn:
             state = self._mood.current()
             self._send_feeling(state)
             if not self.emotion_named:
-                self.emotion = state.category  # what the words were said with, if no more
+                self.emotion = state.category  # kept unless the reply names its own
 
     def _queue_sentence(
         self, sentence: str, sentences: asyncio.Queue[str | None], llm_start: float
