@@ -390,10 +390,11 @@ class Turn:
         """Every turn's face is set before its first word or sound: when the reply
         named no emotion (a scripted line, a model that skipped it), the current one."""
         if self.feeling is None:
+            # Only before the reply named its emotion (that sets the feeling): the
+            # category is the turn's unless the reply names its own later.
             state = self._mood.current()
             self._send_feeling(state)
-            if not self.emotion_named:
-                self.emotion = state.category  # kept unless the reply names its own
+            self.emotion = state.category
 
     def _queue_sentence(
         self, sentence: str, sentences: asyncio.Queue[str | None], llm_start: float

@@ -281,7 +281,7 @@ class SceneDirector:
         unanswered = since_last(self.lines, character.id)
         query = heard(unanswered) if unanswered else f"(The scene begins: {self.spec.premise})"
         setting, history = self._setting[character.id], list(self.lines)
-        order = self.runtime.settings.llm.reply_order
+        order = self._configs[character.id].reply_order
 
         def prompt(
             ch: Character, _h: list[Exchange], _text: str, context: str
