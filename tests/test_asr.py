@@ -526,3 +526,59 @@ async def test_window_always_covers_the_whole_utterance_plus_padding(
     small = WhisperTranscriber(transcriber._model, transcriber.model_path, window_s=1.0)
     audio = speech("Please bring me the axe from the table.")
     assert "axe" in (await small.transcribe(audio, "en")).text.lower()
+
+
+class _GenerateCalls:
+    """The Whisper model with its generate calls recorded: (prompt tokens, result tokens)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.calls: list[tuple[int, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def generate(self, encoded: Any, prompts: list[list[int]], **kw: Any) -> Any:
+        results = self._inner.generate(encoded, prompts, **kw)
+        self.calls.append((len(prompts[0]), len(results[0].sequences_ids[0])))
+        return results
+
+
+@pytest.mark.models
+def test_a_decode_that_starts_the_utterance_again_stops_at_its_first_length(
+    transcriber: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a short window tiny.en says this phrase and then starts it again ("What is the
+    # best ram you made? What is the best ram…") until its length limit.
+    audio = speech("What is the best ramen you make?")
+    spy = _GenerateCalls(transcriber._model.model)
+    monkeypatch.setattr(transcriber._model, "model", spy)
+    text = transcriber.transcribe_sync(audio, "en").text
+    assert words(text)[:4] == ["what", "is", "the", "best"]
+    assert words(text).count("what") == 1, text
+    # One decode, stopped before the limit (5 tokens a second plus 10, as before).
+    assert len(spy.calls) == 1
+    seconds = audio.size / ASR_RATE
+    assert spy.calls[0][1] < int(5 * seconds) + 10
+
+
+@pytest.mark.models
+def test_fast_speech_goes_on_past_the_first_length_and_keeps_every_word(
+    transcriber: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from npc_runtime.tts.piper_tts import PiperSynthesizer, VoiceSettings
+
+    phrase = "Can I get a bowl of noodles, please?"
+    syn = PiperSynthesizer.load(alignments=False)
+    fast = VoiceSettings(noise_scale=0.0, noise_w_scale=0.0, length_scale=0.6)
+    out = syn.synthesize_sync(phrase, fast)
+    audio = resample(out.audio, out.sample_rate, ASR_RATE)
+    spy = _GenerateCalls(transcriber._model.model)
+    monkeypatch.setattr(transcriber._model, "model", spy)
+    text = transcriber.transcribe_sync(audio, "en").text
+    assert words(text) == words(phrase)
+    # The first decode ran out of length mid-way; the second went on from its tokens.
+    assert len(spy.calls) == 2
+    (prompt1, got1), (prompt2, got2) = spy.calls
+    assert prompt2 == prompt1 + got1
+    assert got2 > got1
