@@ -109,6 +109,7 @@ STAGES = [
     "asr_wait_ms",
     "recall_ms",
     "prime_wait_ms",
+    "llm_prompt_read_ms",
     "llm_first_token_ms",
     "first_sentence_ms",
     "tts_first_audio_ms",

@@ -227,6 +227,7 @@ def format_timings(t: pb.TurnTimings) -> str:
         ("end of speech", t.end_of_speech_ms),
         ("asr", t.asr_ms),
         ("llm first token", t.llm_first_token_ms),
+        ("llm prompt read", t.llm_prompt_read_ms),
         ("first sentence", t.first_sentence_ms),
         ("tts first audio", t.tts_first_audio_ms),
         ("first audio sent at", t.first_audio_sent_at_ms),

@@ -233,6 +233,7 @@ class Timings:
     perceive_ms: float = 0.0
     plan_ms: float = 0.0
     prime_wait_ms: float = 0.0
+    llm_prompt_read_ms: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ STAGES = (
     "recall_ms",
     "perceive_ms",
     "prime_wait_ms",
+    "llm_prompt_read_ms",
     "llm_first_token_ms",
     "first_sentence_ms",
     "llm_total_ms",

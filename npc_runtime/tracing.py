@@ -126,6 +126,7 @@ class Tracing:
                 "npc.llm.prompt_tokens": t.llm_prompt_tokens,
                 "npc.llm.cached_tokens": t.llm_cached_tokens,
                 "npc.llm.completion_tokens": t.llm_completion_tokens,
+                "npc.llm.prompt_read_ms": t.llm_prompt_read_ms,
                 "npc.audio_ms": t.audio_ms,
             },
         )

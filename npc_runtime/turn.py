@@ -283,6 +283,7 @@ class Turn:
             self.timings.llm_first_token_ms = stats.first_token_ms
             self.timings.llm_prompt_tokens = stats.prompt_tokens
             self.timings.llm_cached_tokens = stats.cached_tokens
+            self.timings.llm_prompt_read_ms = stats.prompt_read_ms
             self.timings.llm_completion_tokens = stats.completion_tokens
             reply = parser.finish()
             self.reply_actions = reply.get("actions")

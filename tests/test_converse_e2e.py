@@ -66,6 +66,7 @@ async def test_voice_turn_returns_transcript_text_audio_and_ordered_timings(
     assert t.end_of_speech_ms > 0 and t.asr_ms > 0 and t.llm_first_token_ms > 0
     assert 0 < t.first_text_sent_at_ms <= t.first_audio_sent_at_ms <= t.total_ms
     assert t.llm_first_token_ms <= t.first_sentence_ms
+    assert 0 < t.llm_prompt_read_ms <= t.llm_first_token_ms
     assert t.tts_first_audio_ms > 0 and t.audio_ms > 0
     # Every event of the turn carries the turn id.
     assert all(a.turn_id == result.turn_id for a in audio_events)

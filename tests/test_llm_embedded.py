@@ -93,6 +93,8 @@ async def test_stream_yields_text_and_fills_stats(llm: EmbeddedLLM) -> None:
     assert st.finish_reason in ("stop", "length")
     assert st.prompt_tokens > 50 and 0 < st.completion_tokens <= 40
     assert 0 < st.first_token_ms <= st.total_ms
+    # The engine's own time reading the prompt is part of the time to the first token.
+    assert 0 < st.prompt_read_ms <= st.first_token_ms
 
 
 async def test_json_schema_reply_is_compact_valid_json(llm: EmbeddedLLM) -> None:

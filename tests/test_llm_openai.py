@@ -91,6 +91,8 @@ async def test_streams_text_with_usage_stats(client: OpenAICompatLLM) -> None:
     assert s.state is StreamState.FINISHED and st.finish_reason in ("stop", "length")
     assert st.prompt_tokens > 20 and 0 < st.completion_tokens <= 30
     assert 0 < st.first_token_ms <= st.total_ms
+    # llama.cpp's server says how long it read the prompt; it is part of the first token.
+    assert 0 < st.prompt_read_ms <= st.first_token_ms
     assert isinstance(s, OpenAIStream) and s.response is not None and s.response.is_closed
 
 

@@ -51,6 +51,8 @@ class GenerationStats:
     cached_tokens: int = 0  # prompt tokens reused from the prefix cache
     completion_tokens: int = 0
     first_token_ms: float = 0.0  # from start to the first non-empty text delta
+    # Of first_token_ms: the engine reading the uncached prompt tokens (0 = not reported).
+    prompt_read_ms: float = 0.0
     total_ms: float = 0.0
     finish_reason: str = ""  # "stop", "length", "cancelled", "error", ...
 
@@ -103,6 +105,8 @@ class Usage:
     prompt_tokens: int
     cached_tokens: int
     completion_tokens: int
+    # The engine's time reading the uncached prompt tokens; 0 = not reported.
+    prompt_read_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ class LLMStream(ABC):
             if isinstance(item, Usage):
                 self.stats.prompt_tokens = item.prompt_tokens
                 self.stats.cached_tokens = item.cached_tokens
+                self.stats.prompt_read_ms = item.prompt_read_ms
                 self.stats.completion_tokens = item.completion_tokens
             elif isinstance(item, End):
                 self.stats.finish_reason = item.finish_reason

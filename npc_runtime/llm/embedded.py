@@ -366,7 +366,7 @@ class EmbeddedStream(LLMStream):
                 body = run.resumed(body, resume)
         finally:
             if run.prompt is not None:
-                post(Usage(run.prompt[0], run.prompt[1], run.completion))
+                post(Usage(run.prompt[0], run.prompt[1], run.completion, run.read_ms))
             post(End(run.finish or ("cancelled" if self._stop.is_set() else "stop"), run.error))
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._ended)
@@ -395,6 +395,7 @@ class _Run:
         self.finish = ""
         self.error: LLMError | None = None
         self.prompt: tuple[int, int] | None = None  # (prompt, cached) of the first request
+        self.read_ms = 0.0  # the first request's time reading its uncached prompt tokens
         self.completion = 0  # tokens decoded by requests that ended
         self._decoded = 0  # ... and by the current one
 
@@ -419,6 +420,7 @@ class _Run:
                 if self.prompt is None:
                     cached = int(timings.get("cache_n", 0))
                     self.prompt = (cached + int(timings.get("prompt_n", 0)), cached)
+                    self.read_ms = float(timings.get("prompt_ms", 0.0))
                 self._decoded = int(timings.get("predicted_n", self._decoded))
             ended = False
             for choice in chunk.get("choices") or ():

@@ -185,6 +185,7 @@ class OpenAIStream(LLMStream):
         self._body = body
         self._task: asyncio.Task[None] | None = None
         self.response: httpx.Response | None = None  # for inspection; closed once done
+        self._read_ms = 0.0  # the server's time reading the uncached prompt, if it says
 
     @property
     def producing(self) -> bool:
@@ -239,6 +240,9 @@ class OpenAIStream(LLMStream):
                 self._post(Delta(text, now))
             if choice.get("finish_reason"):
                 finish = str(choice["finish_reason"])
+        timings = chunk.get("timings")  # llama.cpp servers add their own timings
+        if isinstance(timings, dict) and not self._read_ms:
+            self._read_ms = float(timings.get("prompt_ms") or 0.0)
         usage = chunk.get("usage")
         if usage:
             details = usage.get("prompt_tokens_details") or {}
@@ -247,6 +251,7 @@ class OpenAIStream(LLMStream):
                     int(usage.get("prompt_tokens") or 0),
                     int(details.get("cached_tokens") or 0),
                     int(usage.get("completion_tokens") or 0),
+                    self._read_ms,
                 )
             )
         return finish

@@ -545,7 +545,7 @@ class ActionCommand(_message.Message):
     def __init__(self, turn_id: _Optional[str] = ..., command_id: _Optional[str] = ..., verb: _Optional[str] = ..., target_id: _Optional[str] = ..., arguments: _Optional[_Mapping[str, str]] = ..., plan_id: _Optional[str] = ..., step_index: _Optional[int] = ..., step_count: _Optional[int] = ...) -> None: ...
 
 class TurnTimings(_message.Message):
-    __slots__ = ("end_of_speech_ms", "asr_ms", "recall_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_audio_ms", "first_audio_sent_at_ms", "first_text_sent_at_ms", "llm_total_ms", "tts_total_ms", "total_ms", "llm_prompt_tokens", "llm_cached_tokens", "llm_completion_tokens", "audio_ms", "speculative", "asr_wait_ms", "transcript_at_ms", "llm_start_at_ms", "first_sentence_at_ms", "tts_start_at_ms", "first_audio_made_at_ms", "send_wait_ms", "perceive_ms", "plan_ms", "prime_wait_ms")
+    __slots__ = ("end_of_speech_ms", "asr_ms", "recall_ms", "llm_first_token_ms", "first_sentence_ms", "tts_first_audio_ms", "first_audio_sent_at_ms", "first_text_sent_at_ms", "llm_total_ms", "tts_total_ms", "total_ms", "llm_prompt_tokens", "llm_cached_tokens", "llm_completion_tokens", "audio_ms", "speculative", "asr_wait_ms", "transcript_at_ms", "llm_start_at_ms", "first_sentence_at_ms", "tts_start_at_ms", "first_audio_made_at_ms", "send_wait_ms", "perceive_ms", "plan_ms", "prime_wait_ms", "llm_prompt_read_ms")
     END_OF_SPEECH_MS_FIELD_NUMBER: _ClassVar[int]
     ASR_MS_FIELD_NUMBER: _ClassVar[int]
     RECALL_MS_FIELD_NUMBER: _ClassVar[int]
@@ -572,6 +572,7 @@ class TurnTimings(_message.Message):
     PERCEIVE_MS_FIELD_NUMBER: _ClassVar[int]
     PLAN_MS_FIELD_NUMBER: _ClassVar[int]
     PRIME_WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    LLM_PROMPT_READ_MS_FIELD_NUMBER: _ClassVar[int]
     end_of_speech_ms: float
     asr_ms: float
     recall_ms: float
@@ -598,7 +599,8 @@ class TurnTimings(_message.Message):
     perceive_ms: float
     plan_ms: float
     prime_wait_ms: float
-    def __init__(self, end_of_speech_ms: _Optional[float] = ..., asr_ms: _Optional[float] = ..., recall_ms: _Optional[float] = ..., llm_first_token_ms: _Optional[float] = ..., first_sentence_ms: _Optional[float] = ..., tts_first_audio_ms: _Optional[float] = ..., first_audio_sent_at_ms: _Optional[float] = ..., first_text_sent_at_ms: _Optional[float] = ..., llm_total_ms: _Optional[float] = ..., tts_total_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., llm_prompt_tokens: _Optional[int] = ..., llm_cached_tokens: _Optional[int] = ..., llm_completion_tokens: _Optional[int] = ..., audio_ms: _Optional[float] = ..., speculative: _Optional[bool] = ..., asr_wait_ms: _Optional[float] = ..., transcript_at_ms: _Optional[float] = ..., llm_start_at_ms: _Optional[float] = ..., first_sentence_at_ms: _Optional[float] = ..., tts_start_at_ms: _Optional[float] = ..., first_audio_made_at_ms: _Optional[float] = ..., send_wait_ms: _Optional[float] = ..., perceive_ms: _Optional[float] = ..., plan_ms: _Optional[float] = ..., prime_wait_ms: _Optional[float] = ...) -> None: ...
+    llm_prompt_read_ms: float
+    def __init__(self, end_of_speech_ms: _Optional[float] = ..., asr_ms: _Optional[float] = ..., recall_ms: _Optional[float] = ..., llm_first_token_ms: _Optional[float] = ..., first_sentence_ms: _Optional[float] = ..., tts_first_audio_ms: _Optional[float] = ..., first_audio_sent_at_ms: _Optional[float] = ..., first_text_sent_at_ms: _Optional[float] = ..., llm_total_ms: _Optional[float] = ..., tts_total_ms: _Optional[float] = ..., total_ms: _Optional[float] = ..., llm_prompt_tokens: _Optional[int] = ..., llm_cached_tokens: _Optional[int] = ..., llm_completion_tokens: _Optional[int] = ..., audio_ms: _Optional[float] = ..., speculative: _Optional[bool] = ..., asr_wait_ms: _Optional[float] = ..., transcript_at_ms: _Optional[float] = ..., llm_start_at_ms: _Optional[float] = ..., first_sentence_at_ms: _Optional[float] = ..., tts_start_at_ms: _Optional[float] = ..., first_audio_made_at_ms: _Optional[float] = ..., send_wait_ms: _Optional[float] = ..., perceive_ms: _Optional[float] = ..., plan_ms: _Optional[float] = ..., prime_wait_ms: _Optional[float] = ..., llm_prompt_read_ms: _Optional[float] = ...) -> None: ...
 
 class TurnEnd(_message.Message):
     __slots__ = ("turn_id", "interrupted", "timings", "text", "heard_text", "reason")
