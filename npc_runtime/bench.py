@@ -141,14 +141,70 @@ SEQUENTIAL_ENV = {
 }
 
 
-def _cpu_times() -> tuple[int, int] | None:
-    """(idle, total) jiffies of all CPUs from /proc/stat; None where there is none."""
+def _stat_fields() -> list[int] | None:
+    """The all-CPUs line of /proc/stat, in jiffies; None where there is none."""
     try:
         with open("/proc/stat", encoding="ascii") as f:
-            fields = [int(x) for x in f.readline().split()[1:]]
+            return [int(x) for x in f.readline().split()[1:]]
     except (OSError, ValueError):
         return None
-    return fields[3] + fields[4], sum(fields)  # idle + iowait
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(idle, total) jiffies of all CPUs; None where they cannot be read."""
+    fields = _stat_fields()
+    return None if fields is None else (fields[3] + fields[4], sum(fields))  # idle + iowait
+
+
+def _steal_times() -> tuple[int, int] | None:
+    """(stolen, total) jiffies of all CPUs: time a virtual machine's CPUs were ready to
+    run but the host ran something else. None where they cannot be read."""
+    fields = _stat_fields()
+    return None if fields is None or len(fields) < 8 else (fields[7], sum(fields))
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of CPU time the host took between two `_steal_times` readings."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
+PROBE_PHRASE = "Please bring me the axe from the table."
+
+
+class MachineProbe:
+    """The same model work in every run of the bench: the bundled Whisper on one thread
+    transcribing one fixed clip. On a host whose speed drifts (shared, throttled) runs
+    of the bench are told apart by it: in one evening here the same defaults gave first
+    audio 667 ms at p50 and, minutes later, 798."""
+
+    def __init__(self) -> None:
+        self._clip: np.ndarray | None = None
+        self._transcriber: Any = None
+
+    def _load(self) -> None:
+        from .asr.transcriber import WhisperTranscriber
+        from .audio import ASR_RATE, resample
+        from .tts.piper_tts import PiperSynthesizer, VoiceSettings
+
+        syn = PiperSynthesizer.load(alignments=False)
+        # No noise: the same samples on every run.
+        out = syn.synthesize_sync(PROBE_PHRASE, VoiceSettings(noise_scale=0.0, noise_w_scale=0.0))
+        self._clip = resample(out.audio, out.sample_rate, ASR_RATE)
+        self._transcriber = WhisperTranscriber.load(cpu_threads=1)
+
+    def measure_sync(self, runs: int = 5) -> float:
+        """Median milliseconds of `runs` transcriptions (after one unmeasured)."""
+        if self._transcriber is None:
+            self._load()
+        times = []
+        for _ in range(runs + 1):
+            times.append(self._transcriber.transcribe_sync(self._clip, "en").elapsed_ms)
+        return float(statistics.median(times[1:]))
+
+    async def measure(self, runs: int = 5) -> float:
+        return await asyncio.to_thread(self.measure_sync, runs)
 
 
 async def wait_for_idle_cpu(
@@ -204,6 +260,8 @@ def runtime_share_ms(row: dict[str, Any]) -> float:
 async def run_latency_bench(args: argparse.Namespace) -> int:
     print("… synthesising questions with piper", file=sys.stderr)
     clips = await _speech_clips()
+    probe = MachineProbe()
+    probe_ms = {"before": await probe.measure()}
     # One server per configuration; turns alternate between them so the machine's
     # background load falls on both alike.
     configs: dict[str, dict[str, str]] = {"server": {}}
@@ -229,6 +287,7 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
             procs.append(proc)
         total = args.warmup + args.turns
         run = uuid.uuid4().hex[:8]
+        steal_before = _steal_times()
         for i in range(total):
             _q, clip, speech_end = clips[i % len(clips)]
             for name in configs:
@@ -249,12 +308,14 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
                 )
                 for err in row["errors"]:
                     print(f"  error: {err}", file=sys.stderr)
+        stolen = steal_share(steal_before, _steal_times())
     finally:
         # Newest first: the first server started the data folder's Redis and stops it
         # when it exits, so the others must have written their memories by then.
         for proc in reversed(procs):
             proc.terminate()
             await proc.wait()
+    probe_ms["after"] = await probe.measure()
     summaries = {name: _summary(r) for name, r in rows.items()}
     names = list(configs)
     print(f"\n{'stage':24s}" + "".join(f" {n[:10] + ' p50':>15s} {'p95':>7s}" for n in names))
@@ -263,6 +324,11 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
             f" {summaries[n][stage]['p50']:15.1f} {summaries[n][stage]['p95']:7.1f}" for n in names
         )
         print(f"{stage:24s}{cells}")
+    print(
+        f"machine: Whisper on a fixed clip {probe_ms['before']:.0f} ms before the turns, "
+        f"{probe_ms['after']:.0f} ms after"
+        + ("" if stolen is None else f"; CPU time taken by the host meanwhile {stolen:.1%}")
+    )
     failed = {n: sum(map(_failed, rows[n])) for n in names}
     if any(failed.values()):
         print(f"turns without audio (left out above): {failed}", file=sys.stderr)
@@ -275,6 +341,9 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
                 "platform": platform.platform(),
+                # The same Whisper work before and after the turns (MachineProbe).
+                "probe_whisper_ms": {k: round(v, 1) for k, v in probe_ms.items()},
+                "steal_share": None if stolen is None else round(stolen, 4),
             },
             "configs": {n: configs[n] for n in names},
             "summary": summaries[names[-1]],

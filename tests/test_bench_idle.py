@@ -1,4 +1,5 @@
-"""The latency bench waits for a quiet machine between compared turns."""
+"""The latency bench: it waits for a quiet machine between compared turns, and says how
+fast the machine was (the host's share of CPU time, a fixed Whisper probe)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,28 @@ async def test_stops_waiting_when_the_load_can_no_longer_be_read(
     samples = iter([(0, 0), None])
     monkeypatch.setattr(bench, "_cpu_times", lambda: next(samples))
     assert await bench.wait_for_idle_cpu(window_s=0.01, max_wait_s=5) < 5
+
+
+def test_steal_share_is_the_hosts_part_of_the_time_between_two_readings() -> None:
+    assert bench.steal_share((10, 1000), (30, 1400)) == pytest.approx(0.05)
+    assert bench.steal_share(None, (30, 1400)) is None
+    assert bench.steal_share((10, 1000), (10, 1000)) is None  # no time passed
+
+
+def test_real_steal_times_are_read_on_linux() -> None:
+    times = bench._steal_times()
+    if times is None:
+        pytest.skip("no /proc/stat here")
+    stolen, total = times
+    assert 0 <= stolen <= total
+
+
+@pytest.mark.models
+def test_the_machine_probe_times_whisper_on_the_same_clip_every_run() -> None:
+    probe = bench.MachineProbe()
+    first = probe.measure_sync(runs=2)
+    clip = probe._clip
+    assert first > 0 and probe.measure_sync(runs=2) > 0
+    assert probe._clip is clip  # loaded once, the same samples
+    heard = probe._transcriber.transcribe_sync(clip, "en").text.lower()
+    assert "axe" in heard and "table" in heard
