@@ -260,8 +260,6 @@ def runtime_share_ms(row: dict[str, Any]) -> float:
 async def run_latency_bench(args: argparse.Namespace) -> int:
     print("… synthesising questions with piper", file=sys.stderr)
     clips = await _speech_clips()
-    probe = MachineProbe()
-    probe_ms = {"before": await probe.measure()}
     # One server per configuration; turns alternate between them so the machine's
     # background load falls on both alike.
     configs: dict[str, dict[str, str]] = {"server": {}}
@@ -270,6 +268,9 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
     elif args.compare:
         configs = {"sequential": SEQUENTIAL_ENV, "overlapped": {}}
     compare = len(configs) > 1
+    # The probe times this machine: a server given by --address may run on another one.
+    probe = MachineProbe() if compare or not args.address else None
+    probe_ms = {"before": await probe.measure()} if probe else {}
     if args.greedy:
         # Sampled replies differ from run to run, and a reply's first chunk length and
         # the history it leaves move first audio more than most settings do.
@@ -315,7 +316,8 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
         for proc in reversed(procs):
             proc.terminate()
             await proc.wait()
-    probe_ms["after"] = await probe.measure()
+    if probe:
+        probe_ms["after"] = await probe.measure()
     summaries = {name: _summary(r) for name, r in rows.items()}
     names = list(configs)
     print(f"\n{'stage':24s}" + "".join(f" {n[:10] + ' p50':>15s} {'p95':>7s}" for n in names))
@@ -324,11 +326,12 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
             f" {summaries[n][stage]['p50']:15.1f} {summaries[n][stage]['p95']:7.1f}" for n in names
         )
         print(f"{stage:24s}{cells}")
-    print(
-        f"machine: Whisper on a fixed clip {probe_ms['before']:.0f} ms before the turns, "
-        f"{probe_ms['after']:.0f} ms after"
-        + ("" if stolen is None else f"; CPU time taken by the host meanwhile {stolen:.1%}")
-    )
+    if probe_ms:
+        print(
+            f"machine: Whisper on a fixed clip {probe_ms['before']:.0f} ms before the turns, "
+            f"{probe_ms['after']:.0f} ms after"
+            + ("" if stolen is None else f"; CPU time taken by the host meanwhile {stolen:.1%}")
+        )
     failed = {n: sum(map(_failed, rows[n])) for n in names}
     if any(failed.values()):
         print(f"turns without audio (left out above): {failed}", file=sys.stderr)
@@ -342,8 +345,8 @@ async def run_latency_bench(args: argparse.Namespace) -> int:
                 "python": platform.python_version(),
                 "platform": platform.platform(),
                 # The same Whisper work before and after the turns (MachineProbe).
-                "probe_whisper_ms": {k: round(v, 1) for k, v in probe_ms.items()},
-                "steal_share": None if stolen is None else round(stolen, 4),
+                "probe_whisper_ms": {k: round(v, 1) for k, v in probe_ms.items()} or None,
+                "steal_share": None if stolen is None or not probe_ms else round(stolen, 4),
             },
             "configs": {n: configs[n] for n in names},
             "summary": summaries[names[-1]],
