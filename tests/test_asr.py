@@ -45,13 +45,14 @@ SECOND = "Where did you leave the lantern?"
 
 
 @functools.cache
-def speech(text: str) -> np.ndarray:
-    """text spoken by the bundled Piper voice, 16 kHz float32."""
+def speech(text: str, length_scale: float = 1.0) -> np.ndarray:
+    """text spoken by the bundled Piper voice, 16 kHz float32 (length_scale < 1: faster)."""
     from npc_runtime.tts.piper_tts import PiperSynthesizer, VoiceSettings
 
     syn = PiperSynthesizer.load(alignments=False)
     # No noise: Piper is then deterministic, and so are these tests.
-    out = syn.synthesize_sync(text, VoiceSettings(noise_scale=0.0, noise_w_scale=0.0))
+    settings = VoiceSettings(noise_scale=0.0, noise_w_scale=0.0, length_scale=length_scale)
+    out = syn.synthesize_sync(text, settings)
     return resample(out.audio, out.sample_rate, ASR_RATE)
 
 
@@ -566,13 +567,8 @@ def test_a_decode_that_starts_the_utterance_again_stops_at_its_first_length(
 def test_fast_speech_goes_on_past_the_first_length_and_keeps_every_word(
     transcriber: WhisperTranscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from npc_runtime.tts.piper_tts import PiperSynthesizer, VoiceSettings
-
     phrase = "Can I get a bowl of noodles, please?"
-    syn = PiperSynthesizer.load(alignments=False)
-    fast = VoiceSettings(noise_scale=0.0, noise_w_scale=0.0, length_scale=0.6)
-    out = syn.synthesize_sync(phrase, fast)
-    audio = resample(out.audio, out.sample_rate, ASR_RATE)
+    audio = speech(phrase, length_scale=0.6)
     spy = _GenerateCalls(transcriber._model.model)
     monkeypatch.setattr(transcriber._model, "model", spy)
     text = transcriber.transcribe_sync(audio, "en").text
