@@ -317,8 +317,10 @@ class Mood:
     def model(self) -> EmotionModel:
         return EmotionModel(self.character)
 
-    def current(self) -> EmotionState:
-        return self.book.current(self.character, self.player)
+    def current(self, now: float | None = None) -> EmotionState:
+        """The feeling at `now` (default: now), faded since the last thing felt; a time
+        before that gives the feeling as it was left then."""
+        return self.book.current(self.character, self.player, now)
 
     def line_changes_in(self, now: float | None = None) -> float | None:
         """Seconds until the prompt's mood line (`describe`) reads differently as the

@@ -147,6 +147,9 @@ class Session:
         self._interim_next_ms = 0
         # Primes the prompt again when its mood line changes (see _prime).
         self._mood_timer: asyncio.TimerHandle | None = None
+        # The utterance in progress and when it began (time.time()): its primings and
+        # its turn read the mood as it was then (_utterance_mood_at).
+        self._mood_since: tuple[str, float] | None = None
         self._played: dict[str, PlaybackIn] = {}
         self.game_time_h: float | None = self.start.game_time_hours
         synth = None
@@ -294,7 +297,11 @@ class Session:
         window = history_window(self.history if history is None else history, self._history_len())
         sensed = self.body.sense() if self.body is not None else None
         scene = sensed.perception.summary if sensed is not None else ""
-        primer.prime(self.turn_config.request(window, words, scene, recall))
+        # A history given ahead is for the next utterance: its mood is read when it begins.
+        mood_at = self._utterance_mood_at() if history is None else None
+        primer.prime(self.turn_config.request(window, words, scene, recall, mood_at=mood_at))
+        if mood_at is not None:
+            return  # the line holds until this utterance's turn has run: nothing to re-prime
         # The mood line fades on a clock, not on an event: prime the same prefix again
         # when it reads differently, or the next turn reads everything after it. With
         # the session's history by then: a history given ahead (a turn's audio still
@@ -305,6 +312,25 @@ class Session:
             self._mood_timer = asyncio.get_running_loop().call_later(
                 changes_in, self._prime, recall, None, words
             )
+
+    def _utterance_mood_at(self, utterance_id: str | None = None) -> float | None:
+        """When the utterance in progress began, the time its prompts read the mood at;
+        None between utterances (the mood as it is).
+
+        Why: the mood line sits before the recall and the player's words in the prompt,
+        and a feeling often fades a notch within seconds of the reply that raised it
+        ("very happy" → "happy"): while the player answers. Read at each request's own
+        time, the line changed between the listening-ahead priming and the turn, and the
+        turn then read the mood, the recall and the words again (bench: 2 of 20 turns,
+        131-147 tokens, 0.7-0.9 s) or waited for them to be primed again. A few seconds
+        less faded is the same feeling to the player, and anything felt since still
+        shows (Mood.current)."""
+        since = self._mood_since
+        if since is None or since[0] != (
+            self._utterance_id if utterance_id is None else utterance_id
+        ):
+            return None
+        return since[1]
 
     def _stop_mood_timer(self) -> None:
         if self._mood_timer is not None:
@@ -629,6 +655,7 @@ class Session:
         self.outbox.emit(SpeechStartedOut(self._utterance_id, offset_ms))
         self._heard_so_far = None
         self._interim_next_ms = self.runtime.settings.asr.interim_every_ms
+        self._mood_since = (self._utterance_id, time.time())
         self._prime()  # refreshes a prefix the mood or the scene changed since
 
     def _end_utterance_now(self) -> None:
@@ -943,6 +970,8 @@ class Session:
             asr_ms=asr_ms,
             fixed_text=fixed,
             game_time_h=self.game_time_h,
+            # The mood its primings read (_utterance_mood_at), for a line the player spoke.
+            mood_at=self._utterance_mood_at(utterance_id) if utterance_id else None,
         )
         history = history_window(self.history, self._history_len())
         turn = Turn(self.turn_config, request, history, emitter or _Watch(self))
@@ -957,6 +986,8 @@ class Session:
 
     async def _run_turn(self, turn: Turn) -> None:
         await turn.run()
+        if self._utterance_mood_at(turn.request.utterance_id) is not None:
+            self._mood_since = None  # answered: the next prompts read the mood as it is
         self._prime_after(turn)
         await self._finish_turn(turn)
 

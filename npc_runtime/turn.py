@@ -115,13 +115,16 @@ class TurnConfig:
         scene: str = "",
         recall: str = "",
         actions: dict[str, Any] | None = None,
+        mood_at: float | None = None,
     ) -> GenerationRequest:
         """The LLM request of a turn; with no player text and no recall, the prefix
         the session primes. Context from the most to the least stable, so a priming
         made before the player spoke covers as much of it as possible: the scene,
-        the mood, then the recall for what the player said."""
+        the mood, then the recall for what the player said. `mood_at`: describe the
+        mood as it had faded by then (time.time()), not by now."""
         mood = self.the_mood()
-        text = "\n\n".join(c for c in [scene, describe(mood.current(), mood.model), recall] if c)
+        feeling = describe(mood.current(mood_at), mood.model)
+        text = "\n\n".join(c for c in [scene, feeling, recall] if c)
         if self.prompt is not None:
             messages = self.prompt(self.character, history, player_text, text)
         else:
@@ -148,6 +151,8 @@ class TurnRequest:
     # Speak this line verbatim instead of asking the LLM (greetings, scripted lines).
     fixed_text: str | None = None
     game_time_h: float | None = None
+    # time.time() the mood is read at (TurnConfig.request); None = when the turn asks.
+    mood_at: float | None = None
 
 
 @dataclass
@@ -249,6 +254,7 @@ class Turn:
             scene,
             await self._recall(),
             sensed.schema if sensed else None,
+            mood_at=req.mood_at,
         )
         parser = ReplyStreamParser()
         chunker = SentenceChunker(

@@ -249,6 +249,67 @@ async def test_recall_made_while_the_player_spoke_is_used_and_its_prompt_was_rea
     assert t.llm_prompt_tokens - t.llm_cached_tokens < 45, t
 
 
+@pytest.mark.models
+async def test_a_mood_that_fades_while_the_player_speaks_leaves_the_turns_prompt_as_primed(
+    runtime: object, server_address: str, speech: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert isinstance(runtime, Runtime) and callable(speech)
+    line = "I would like a big bowl of your spicy ramen with extra pork and two eggs, please."
+    clip = await speech(line, 16_000)
+    # What reaches the real engine: primings, and turns (a reply schema) with their time.
+    primed: list[tuple[float, str]] = []
+    asked: list[tuple[float, str]] = []
+    warmup, stream = runtime.llm.warmup, runtime.llm.stream
+
+    async def watched_warmup(request: GenerationRequest) -> None:
+        primed.append((time.time(), request.messages[-1].content))
+        await warmup(request)
+
+    def watched_stream(request: GenerationRequest) -> object:
+        if request.json_schema is not None:
+            asked.append((time.time(), request.messages[-1].content))
+        return stream(request)
+
+    monkeypatch.setattr(runtime.llm, "warmup", watched_warmup)
+    monkeypatch.setattr(runtime.llm, "stream", watched_stream)
+    jin = runtime.characters.get("jin")
+    player = f"fading-{uuid.uuid4().hex[:6]}"
+    very, plain = "(Right now you feel very happy.)", "(Right now you feel happy.)"
+    async with channel(server_address) as chan:
+        conv = Conversation(
+            chan,
+            pb.SessionStart(
+                character_id="jin",
+                player_id=player,
+                unpaced_audio=True,
+                input_audio=pb.AudioFormat(sample_rate_hz=16_000, channels=1),
+            ),
+        )
+        await conv.wait_ready()
+        # "very happy" until 2.5 s into the ~4.5 s line (a 90 s half-life), "happy" after.
+        felt_at = time.time()
+        runtime.emotions.feel(jin, player, Stimulus("joy", 0.75 * 2 ** (2.5 / 90)), now=felt_at)
+        changes_at = felt_at + 2.5
+        primed.clear()
+        silence = np.zeros(16_000, dtype=np.float32)
+        await conv.stream_audio(np.concatenate([clip, silence]), 16_000, realtime=True)
+        result = await conv.collect_turn()
+        conv.close()
+    assert result.end is not None and not result.errors, result.errors
+    turns = [(at, text) for at, text in asked if "ramen" in text.lower()]
+    assert len(turns) == 1, asked
+    asked_at, prompt = turns[0]
+    assert asked_at > changes_at + 0.5  # the line read "happy" by then...
+    assert very in prompt and plain not in prompt, prompt  # ...but the turn kept the primed one
+    # No priming of the line as it faded while the player spoke: the one primed with the
+    # recall is the turn's. (Once the turn has run, the next prompts read it as it is.)
+    during = [text for at, text in primed if at < asked_at and (very in text or plain in text)]
+    assert during and all(very in text for text in during), during
+    t = result.end.timings
+    assert t.recall_ms == 0.0
+    assert t.llm_prompt_tokens - t.llm_cached_tokens < 45, t
+
+
 def test_a_resumed_conversation_has_the_history_the_session_that_lived_it_had() -> None:
     from npc_runtime.memory import history
     from npc_runtime.session import exchanges_from_lines
