@@ -49,6 +49,16 @@ def _config(llm: LLMBackend) -> TurnConfig:
     )
 
 
+def _voice_start(player: str) -> pb.SessionStart:
+    """A session with Jin that hears 16 kHz speech and sends its audio unpaced."""
+    return pb.SessionStart(
+        character_id="jin",
+        player_id=player,
+        unpaced_audio=True,
+        input_audio=pb.AudioFormat(sample_rate_hz=16_000, channels=1),
+    )
+
+
 HISTORY = [
     Exchange("Hello there, I just got off the night tram.", "Welcome in. Sit anywhere."),
     Exchange("What is good tonight?", "The tonkotsu. The broth went on at dawn.", "joy"),
@@ -228,12 +238,7 @@ async def test_recall_made_while_the_player_spoke_is_used_and_its_prompt_was_rea
     async with channel(server_address) as chan:
         conv = Conversation(
             chan,
-            pb.SessionStart(
-                character_id="jin",
-                player_id=player,
-                unpaced_audio=True,
-                input_audio=pb.AudioFormat(sample_rate_hz=16_000, channels=1),
-            ),
+            _voice_start(player),
         )
         await conv.wait_ready()
         silence = np.zeros(16_000, dtype=np.float32)
@@ -278,12 +283,7 @@ async def test_a_mood_that_fades_while_the_player_speaks_leaves_the_turns_prompt
     async with channel(server_address) as chan:
         conv = Conversation(
             chan,
-            pb.SessionStart(
-                character_id="jin",
-                player_id=player,
-                unpaced_audio=True,
-                input_audio=pb.AudioFormat(sample_rate_hz=16_000, channels=1),
-            ),
+            _voice_start(player),
         )
         await conv.wait_ready()
         # "very happy" until 2.5 s into the ~4.5 s line (a 90 s half-life), "happy" after.
